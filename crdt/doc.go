@@ -1,0 +1,2 @@
+// Package crdt is a Yjs-compatible CRDT replica.
+package crdt

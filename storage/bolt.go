@@ -1,0 +1,571 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// The layout of a data file, format 1:
+//
+//	quire/              format marker, so a foreign bolt file is refused
+//	  format  = "1"
+//	docs/               one nested bucket per document, keyed by its name
+//	  <name>/
+//	    meta      = diskMeta (always present)
+//	    snapshot  = bytes (absent when there is none)
+//	    log/      = big-endian uint64 sequence -> update
+//
+// Invariants, checked when read: meta and log exist in every document
+// bucket, and log's keys are exactly SnapshotSeq+1 .. LastSeq. Per-document
+// buckets make Delete one DeleteBucket and keep a document's pages together;
+// big-endian keys make bbolt's byte order the append order.
+var (
+	bucketInfo   = []byte("quire")
+	bucketDocs   = []byte("docs")
+	bucketLog    = []byte("log")
+	keyFormat    = []byte("format")
+	keyMeta      = []byte("meta")
+	keySnapshot  = []byte("snapshot")
+	formatV1     = []byte("1")
+	diskMetaV1   = byte(1)
+	diskMetaSize = 1 + 5*8
+)
+
+// DefaultLockTimeout is how long OpenBolt waits for another process to
+// release the data file: long enough to ride out a restart in which the old
+// process is still exiting, short enough that a second server started by
+// mistake says so at once instead of hanging.
+const DefaultLockTimeout = time.Second
+
+// Bolt is the Store kept in one bbolt file. Open it with OpenBolt.
+type Bolt struct {
+	// mu orders operations against Close: operations hold it shared for
+	// their whole transaction, so Close never pulls the file from under
+	// one and an operation after Close sees closed instead of a bbolt
+	// error.
+	mu     sync.RWMutex
+	closed bool
+	db     *bolt.DB
+	path   string
+}
+
+var _ Store = (*Bolt)(nil)
+
+type boltConfig struct {
+	lockTimeout time.Duration
+	noSync      bool
+}
+
+// BoltOption adjusts OpenBolt.
+type BoltOption func(*boltConfig)
+
+// WithLockTimeout sets how long OpenBolt waits for the file lock before it
+// fails with ErrLocked (default DefaultLockTimeout). Zero or less means the
+// default: waiting forever is never what a server wants.
+func WithLockTimeout(d time.Duration) BoltOption {
+	return func(c *boltConfig) {
+		if d > 0 {
+			c.lockTimeout = d
+		}
+	}
+}
+
+// WithNoSync skips fsync on commit. A crash of the machine (not just the
+// process) can then lose acknowledged appends or corrupt the file, which
+// breaks the promise Append makes, so it is only for tests, benchmarks and
+// bulk imports that can be redone.
+func WithNoSync() BoltOption {
+	return func(c *boltConfig) { c.noSync = true }
+}
+
+// OpenBolt opens (creating if needed) the data file at path, creating its
+// directory with mode 0700 and the file with mode 0600, since documents
+// are private to the server. It fails with ErrLocked if another process
+// holds the file, and with ErrCorrupt if the file is not a quire data file
+// or its bbolt headers are damaged.
+func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
+	cfg := boltConfig{lockTimeout: DefaultLockTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+
+	// bbolt can panic on a damaged file while it loads the freelist; keep
+	// hold of the file so such a panic neither escapes nor leaks the lock.
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			err = fmt.Errorf("storage: open %s: %w: bbolt: %v", path, ErrCorrupt, r)
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      cfg.lockTimeout,
+		NoSync:       cfg.noSync,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("storage: open %s: %w (waited %v; is another quire running on it?)", path, ErrLocked, cfg.lockTimeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, fmt.Errorf("storage: open %s: %w: %w", path, ErrCorrupt, err)
+	case err != nil:
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	s := &Bolt{db: db, path: path}
+	if err := s.initFormat(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// initFormat accepts a file of our format, or an empty one which it
+// formats, and refuses any other bolt file rather than write into it.
+func (s *Bolt) initFormat() error {
+	var state int // 0 empty, 1 ours
+	err := s.view(func(tx *bolt.Tx) error {
+		info := tx.Bucket(bucketInfo)
+		if info == nil {
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("%w: bolt file without quire format marker", ErrCorrupt)
+			}
+			return nil
+		}
+		if f := info.Get(keyFormat); !bytes.Equal(f, formatV1) {
+			return fmt.Errorf("%w: unknown format %q", ErrCorrupt, f)
+		}
+		if tx.Bucket(bucketDocs) == nil {
+			return fmt.Errorf("%w: docs bucket missing", ErrCorrupt)
+		}
+		state = 1
+		return nil
+	})
+	if err != nil || state == 1 {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		info, err := tx.CreateBucket(bucketInfo)
+		if err != nil {
+			return err
+		}
+		if err := info.Put(keyFormat, formatV1); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketDocs)
+		return err
+	})
+}
+
+// view and update run bbolt transactions, turning a bbolt panic (which a
+// damaged page can cause) into ErrCorrupt: one bad document must not take
+// the server down. bbolt rolls the transaction back in its own defer.
+func (s *Bolt) view(fn func(*bolt.Tx) error) (err error) {
+	defer recoverCorrupt(&err)
+	return s.db.View(fn)
+}
+
+func (s *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+	defer recoverCorrupt(&err)
+	return s.db.Update(fn)
+}
+
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+	}
+}
+
+// begin takes the shared lock and performs the checks common to every
+// per-document operation. On success the caller must s.mu.RUnlock.
+func (s *Bolt) begin(ctx context.Context, doc string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkName(doc); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// diskMeta is what the meta key holds. Counts that can be derived cheaply
+// (snapshot size, log count) are not stored, so they cannot disagree.
+type diskMeta struct {
+	created, updated     int64 // Unix nanoseconds
+	lastSeq, snapshotSeq uint64
+	logBytes             uint64
+}
+
+func (m diskMeta) encode() []byte {
+	b := make([]byte, diskMetaSize)
+	b[0] = diskMetaV1
+	binary.BigEndian.PutUint64(b[1:], uint64(m.created))
+	binary.BigEndian.PutUint64(b[9:], uint64(m.updated))
+	binary.BigEndian.PutUint64(b[17:], m.lastSeq)
+	binary.BigEndian.PutUint64(b[25:], m.snapshotSeq)
+	binary.BigEndian.PutUint64(b[33:], m.logBytes)
+	return b
+}
+
+func readMeta(b *bolt.Bucket) (diskMeta, error) {
+	v := b.Get(keyMeta)
+	if len(v) != diskMetaSize || v[0] != diskMetaV1 {
+		return diskMeta{}, fmt.Errorf("%w: bad meta record (%d bytes)", ErrCorrupt, len(v))
+	}
+	m := diskMeta{
+		created:     int64(binary.BigEndian.Uint64(v[1:])),
+		updated:     int64(binary.BigEndian.Uint64(v[9:])),
+		lastSeq:     binary.BigEndian.Uint64(v[17:]),
+		snapshotSeq: binary.BigEndian.Uint64(v[25:]),
+		logBytes:    binary.BigEndian.Uint64(v[33:]),
+	}
+	if m.snapshotSeq > m.lastSeq {
+		return diskMeta{}, fmt.Errorf("%w: snapshot seq %d after last seq %d", ErrCorrupt, m.snapshotSeq, m.lastSeq)
+	}
+	if b.Bucket(bucketLog) == nil {
+		return diskMeta{}, fmt.Errorf("%w: log bucket missing", ErrCorrupt)
+	}
+	return m, nil
+}
+
+func (m diskMeta) meta(name string, b *bolt.Bucket) Meta {
+	snap := int64(len(b.Get(keySnapshot)))
+	return Meta{
+		Name:          name,
+		Bytes:         snap + int64(m.logBytes),
+		SnapshotBytes: snap,
+		LogBytes:      int64(m.logBytes),
+		LogCount:      int(m.lastSeq - m.snapshotSeq),
+		LastSeq:       m.lastSeq,
+		SnapshotSeq:   m.snapshotSeq,
+		Created:       time.Unix(0, m.created).UTC(),
+		Updated:       time.Unix(0, m.updated).UTC(),
+	}
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+func docsBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	if b := tx.Bucket(bucketDocs); b != nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%w: docs bucket missing", ErrCorrupt)
+}
+
+// Load implements Store.
+func (s *Bolt) Load(ctx context.Context, doc string) (State, error) {
+	if err := s.begin(ctx, doc); err != nil {
+		return State{}, opErr("load", doc, err)
+	}
+	defer s.mu.RUnlock()
+	st := State{Meta: Meta{Name: doc}}
+	err := s.view(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		b := docs.Bucket([]byte(doc))
+		if b == nil {
+			return nil
+		}
+		m, err := readMeta(b)
+		if err != nil {
+			return err
+		}
+		st.Meta = m.meta(doc, b)
+		st.Snapshot = clone(b.Get(keySnapshot))
+		if st.Meta.LogCount > 0 {
+			st.Updates = make([][]byte, 0, st.Meta.LogCount)
+		}
+		// Values point into the mmap, valid only inside the transaction:
+		// copy each one out, and check the key sequence while at it.
+		want := m.snapshotSeq + 1
+		c := b.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != want || want > m.lastSeq {
+				return fmt.Errorf("%w: log key %x where seq %d expected", ErrCorrupt, k, want)
+			}
+			st.Updates = append(st.Updates, clone(v))
+			want++
+		}
+		if want != m.lastSeq+1 {
+			return fmt.Errorf("%w: log ends at seq %d, meta says %d", ErrCorrupt, want-1, m.lastSeq)
+		}
+		return nil
+	})
+	if err != nil {
+		return State{}, opErr("load", doc, err)
+	}
+	return st, nil
+}
+
+// Append implements Store.
+func (s *Bolt) Append(ctx context.Context, doc string, updates ...[]byte) (Meta, error) {
+	if err := checkUpdates(updates); err != nil {
+		return Meta{}, opErr("append", doc, err)
+	}
+	if len(updates) == 0 {
+		m, err := s.Stat(ctx, doc)
+		if errors.Is(err, ErrNotFound) {
+			return Meta{Name: doc}, nil
+		}
+		return m, err
+	}
+	if err := s.begin(ctx, doc); err != nil {
+		return Meta{}, opErr("append", doc, err)
+	}
+	defer s.mu.RUnlock()
+	var out Meta
+	t := now().UnixNano()
+	err := s.update(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		var m diskMeta
+		b := docs.Bucket([]byte(doc))
+		if b == nil {
+			if b, err = docs.CreateBucket([]byte(doc)); err != nil {
+				return err
+			}
+			if _, err = b.CreateBucket(bucketLog); err != nil {
+				return err
+			}
+			m.created = t
+		} else if m, err = readMeta(b); err != nil {
+			return err
+		}
+		log := b.Bucket(bucketLog)
+		// Keys only ever grow, so full pages never take a later insert:
+		// pack them instead of leaving bbolt's default half-empty splits.
+		log.FillPercent = 0.95
+		// bbolt keeps key and value slices until commit. Values are the
+		// caller's, valid for the whole call; keys get one fresh backing
+		// array so no key aliases another.
+		keys := make([]byte, 8*len(updates))
+		for i, u := range updates {
+			m.lastSeq++
+			k := keys[8*i : 8*i+8]
+			binary.BigEndian.PutUint64(k, m.lastSeq)
+			if err := log.Put(k, u); err != nil {
+				return err
+			}
+			m.logBytes += uint64(len(u))
+		}
+		m.updated = t
+		if err := b.Put(keyMeta, m.encode()); err != nil {
+			return err
+		}
+		out = m.meta(doc, b)
+		return nil
+	})
+	if err != nil {
+		return Meta{}, opErr("append", doc, err)
+	}
+	return out, nil
+}
+
+// Compact implements Store.
+func (s *Bolt) Compact(ctx context.Context, doc string, snapshot []byte, through uint64) error {
+	if err := s.begin(ctx, doc); err != nil {
+		return opErr("compact", doc, err)
+	}
+	defer s.mu.RUnlock()
+	err := s.update(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		var m diskMeta
+		b := docs.Bucket([]byte(doc))
+		if b != nil {
+			if m, err = readMeta(b); err != nil {
+				return err
+			}
+		}
+		if through < m.snapshotSeq || through > m.lastSeq {
+			return fmt.Errorf("through %d: %w (snapshot covers %d, last append %d)",
+				through, ErrConflict, m.snapshotSeq, m.lastSeq)
+		}
+		if b == nil {
+			if b, err = docs.CreateBucket([]byte(doc)); err != nil {
+				return err
+			}
+			if _, err = b.CreateBucket(bucketLog); err != nil {
+				return err
+			}
+			m.created = now().UnixNano()
+			m.updated = m.created
+		}
+		if through == m.lastSeq {
+			// The usual case, the whole log: dropping the bucket frees its
+			// pages at once instead of rebalancing per key.
+			if err := b.DeleteBucket(bucketLog); err != nil {
+				return err
+			}
+			if _, err := b.CreateBucket(bucketLog); err != nil {
+				return err
+			}
+			m.logBytes = 0
+		} else if through > m.snapshotSeq {
+			// Collect first: deleting under a cursor can skip keys.
+			log := b.Bucket(bucketLog)
+			var drop [][]byte
+			c := log.Cursor()
+			for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, v = c.Next() {
+				drop = append(drop, clone(k))
+				m.logBytes -= uint64(len(v))
+			}
+			for _, k := range drop {
+				if err := log.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		if len(snapshot) == 0 {
+			err = b.Delete(keySnapshot)
+		} else {
+			err = b.Put(keySnapshot, snapshot)
+		}
+		if err != nil {
+			return err
+		}
+		m.snapshotSeq = through
+		return b.Put(keyMeta, m.encode())
+	})
+	if err != nil {
+		return opErr("compact", doc, err)
+	}
+	return nil
+}
+
+// List implements Store.
+func (s *Bolt) List(ctx context.Context) ([]Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: list: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, fmt.Errorf("storage: list: %w", ErrClosed)
+	}
+	var out []Meta
+	err := s.view(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		return docs.ForEachBucket(func(k []byte) error {
+			b := docs.Bucket(k)
+			m, err := readMeta(b)
+			if err != nil {
+				return fmt.Errorf("document %s: %w", qname(string(k)), err)
+			}
+			out = append(out, m.meta(string(k), b))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: list: %w", err)
+	}
+	if out == nil {
+		out = []Meta{}
+	}
+	return out, nil
+}
+
+// Stat implements Store.
+func (s *Bolt) Stat(ctx context.Context, doc string) (Meta, error) {
+	if err := s.begin(ctx, doc); err != nil {
+		return Meta{}, opErr("stat", doc, err)
+	}
+	defer s.mu.RUnlock()
+	var out Meta
+	err := s.view(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		b := docs.Bucket([]byte(doc))
+		if b == nil {
+			return ErrNotFound
+		}
+		m, err := readMeta(b)
+		if err != nil {
+			return err
+		}
+		out = m.meta(doc, b)
+		return nil
+	})
+	if err != nil {
+		return Meta{}, opErr("stat", doc, err)
+	}
+	return out, nil
+}
+
+// Delete implements Store.
+func (s *Bolt) Delete(ctx context.Context, doc string) error {
+	if err := s.begin(ctx, doc); err != nil {
+		return opErr("delete", doc, err)
+	}
+	defer s.mu.RUnlock()
+	err := s.update(func(tx *bolt.Tx) error {
+		docs, err := docsBucket(tx)
+		if err != nil {
+			return err
+		}
+		err = docs.DeleteBucket([]byte(doc))
+		if errors.Is(err, berrors.ErrBucketNotFound) {
+			return ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return opErr("delete", doc, err)
+	}
+	return nil
+}
+
+// Close implements Store. It waits for operations in flight.
+func (s *Bolt) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("storage: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the data file's path, for logs and error messages.
+func (s *Bolt) Path() string { return s.path }

@@ -137,10 +137,10 @@ func TestLib0Strings(t *testing.T) {
 		{"\uFEFFa", "04efbbbf61"}, // BOM kept
 		// Invalid UTF-8 is replaced like TextEncoder replaces lone surrogates.
 		{"a\xffb", "0561efbfbd62"},
-		{"\xed\xa0\x80", "09efbfbdefbfbdefbfbd"},   // encoded surrogate: 3 maximal subparts
-		{"\xe2\x82a", "04efbfbd61"},                 // truncated sequence: one U+FFFD
-		{"\xf0\x9f\x98", "03efbfbd"},                // truncated astral
-		{"\xc0\xaf", "06efbfbdefbfbd"},              // overlong
+		{"\xed\xa0\x80", "09efbfbdefbfbdefbfbd"},           // encoded surrogate: 3 maximal subparts
+		{"\xe2\x82a", "04efbfbd61"},                        // truncated sequence: one U+FFFD
+		{"\xf0\x9f\x98", "03efbfbd"},                       // truncated astral
+		{"\xc0\xaf", "06efbfbdefbfbd"},                     // overlong
 		{"\xf4\x90\x80\x80", "0cefbfbdefbfbdefbfbdefbfbd"}, // above U+10FFFF
 	} {
 		var e Encoder
@@ -302,7 +302,7 @@ func TestLib0ReadAny(t *testing.T) {
 	}
 	// Duplicate keys: the last value wins at the first position; __proto__
 	// is not an own property in JavaScript.
-	d = NewDecoder(unhex(t, "7603" + "01617d01" + "095f5f70726f746f5f5f7601017a7d01" + "01617d02"))
+	d = NewDecoder(unhex(t, "7603"+"01617d01"+"095f5f70726f746f5f5f7601017a7d01"+"01617d02"))
 	o := d.ReadAny().(*Object)
 	if d.Err() != nil || o.Len() != 1 || !slices.Equal(o.Keys(), []string{"a"}) {
 		t.Fatalf("object = %v %v", o.Keys(), d.Err())

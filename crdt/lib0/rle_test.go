@@ -171,7 +171,7 @@ func TestLib0StringColumn(t *testing.T) {
 	if a, b := d.Read(), d.Read(); a != "\uFFFD" || b != "\uFFFDx" || d.Err() != nil {
 		t.Errorf("split pair: %q %q %v", a, b, d.Err())
 	}
-	d = NewStringDecoder(unhex(t, "05f09f988078" + "01" + "00" + "01" + "01"))
+	d = NewStringDecoder(unhex(t, "05f09f988078"+"01"+"00"+"01"+"01"))
 	if got := []string{d.Read(), d.Read(), d.Read(), d.Read()}; !slices.Equal(got, []string{"\uFFFD", "", "\uFFFD", "x"}) || d.Err() != nil {
 		t.Errorf("split pair with empty string: %q %v", got, d.Err())
 	}

@@ -1,0 +1,129 @@
+package crdt
+
+import (
+	"slices"
+	"sort"
+)
+
+// deleteRange is a run of deleted clocks of one client.
+type deleteRange struct {
+	clock, len uint64
+}
+
+// deleteSet maps clients to deleted clock ranges. After sortAndMerge the
+// ranges of each client are sorted and neither overlap nor touch.
+type deleteSet map[uint64][]deleteRange
+
+func (ds deleteSet) add(client, clock, n uint64) {
+	ds[client] = append(ds[client], deleteRange{clock, n})
+}
+
+func (ds deleteSet) sortAndMerge() {
+	for client, dels := range ds {
+		slices.SortFunc(dels, func(a, b deleteRange) int {
+			switch {
+			case a.clock < b.clock:
+				return -1
+			case a.clock > b.clock:
+				return 1
+			}
+			return 0
+		})
+		j := 1
+		for i := 1; i < len(dels); i++ {
+			left, right := dels[j-1], dels[i]
+			if left.clock+left.len >= right.clock {
+				dels[j-1] = deleteRange{left.clock, max(left.len, right.clock+right.len-left.clock)}
+			} else {
+				dels[j] = right
+				j++
+			}
+		}
+		ds[client] = dels[:min(j, len(dels))]
+	}
+}
+
+func (ds deleteSet) contains(id ID) bool {
+	dels := ds[id.Client]
+	i := sort.Search(len(dels), func(i int) bool { return dels[i].clock+dels[i].len > id.Clock })
+	return i < len(dels) && dels[i].clock <= id.Clock
+}
+
+// sortedClientsDesc returns the keys of m, highest first: the order every
+// yjs writer uses.
+func sortedClientsDesc[V any](m map[uint64]V) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b uint64) int {
+		switch {
+		case a > b:
+			return -1
+		case a < b:
+			return 1
+		}
+		return 0
+	})
+	return keys
+}
+
+func writeDeleteSet(enc dsEncoder, ds deleteSet) {
+	rest := enc.rest()
+	rest.WriteVarUint(uint64(len(ds)))
+	for _, client := range sortedClientsDesc(ds) {
+		dels := ds[client]
+		enc.resetDsCurVal()
+		rest.WriteVarUint(client)
+		rest.WriteVarUint(uint64(len(dels)))
+		for _, d := range dels {
+			enc.writeDsClock(d.clock)
+			enc.writeDsLen(d.len)
+		}
+	}
+}
+
+// deleteSetFromStore builds the delete set of every deleted struct, GC
+// included, merging neighbours.
+func deleteSetFromStore(s *structStore) deleteSet {
+	ds := deleteSet{}
+	for client, structs := range s.clients {
+		var dels []deleteRange
+		for i := 0; i < len(structs); i++ {
+			it := structs[i]
+			if !it.deleted() {
+				continue
+			}
+			clock, n := it.id.Clock, it.length
+			for i+1 < len(structs) && structs[i+1].deleted() {
+				i++
+				n += structs[i].length
+			}
+			dels = append(dels, deleteRange{clock, n})
+		}
+		if len(dels) > 0 {
+			ds[client] = dels
+		}
+	}
+	return ds
+}
+
+// readDeleteSet decodes a delete set without applying it.
+func readDeleteSet(dec dsDecoder, limit int) (deleteSet, error) {
+	ds := deleteSet{}
+	rest := dec.rest()
+	n := rest.ReadVarUint()
+	for i := uint64(0); i < n && dec.err() == nil; i++ {
+		dec.resetDsCurVal()
+		client := rest.ReadVarUint()
+		count := rest.ReadVarUint()
+		if count > uint64(limit) {
+			return nil, errTooLarge
+		}
+		for j := uint64(0); j < count && dec.err() == nil; j++ {
+			clock := dec.readDsClock()
+			ds[client] = append(ds[client], deleteRange{clock, dec.readDsLen()})
+		}
+	}
+	return ds, dec.err()
+}

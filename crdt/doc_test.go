@@ -1,0 +1,137 @@
+package crdt
+
+import (
+	"bytes"
+	"encoding/hex"
+	"strings"
+	"testing"
+)
+
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "|", "").Replace(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newTestDoc returns a doc whose transaction updates are collected.
+func newTestDoc(client uint64, gc bool) (*Doc, *[][]byte) {
+	d := NewDoc(Options{ClientID: client, NoGC: !gc})
+	var ups [][]byte
+	d.OnUpdate(func(u []byte) { ups = append(ups, append([]byte(nil), u...)) })
+	return d, &ups
+}
+
+func mustState(t *testing.T, d *Doc) []byte {
+	t.Helper()
+	b, err := d.EncodeStateAsUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The examples of docs/yjs-wire.md, printed by yjs 13.6.33.
+func TestWireExamples(t *testing.T) {
+	t.Run("A text insert", func(t *testing.T) {
+		d, ups := newTestDoc(1, true)
+		if err := d.Text("t").Insert(0, "abc", nil); err != nil {
+			t.Fatal(err)
+		}
+		want := unhex(t, "01 01 01 00 04 01 01 74 03 61 62 63 00")
+		if got := (*ups)[0]; !bytes.Equal(got, want) {
+			t.Fatalf("update %x, want %x", got, want)
+		}
+		if got := mustState(t, d); !bytes.Equal(got, want) {
+			t.Fatalf("state %x, want %x", got, want)
+		}
+		if got := d.EncodeStateVector(); !bytes.Equal(got, unhex(t, "01 01 03")) {
+			t.Fatalf("sv %x", got)
+		}
+	})
+	t.Run("B concurrent insert and delete", func(t *testing.T) {
+		for _, gc := range []bool{true, false} {
+			d, ups := newTestDoc(2, gc)
+			if err := d.ApplyUpdate(unhex(t, "01 01 01 00 04 01 01 74 03 61 62 63 00")); err != nil {
+				t.Fatal(err)
+			}
+			*ups = nil
+			tx := d.Text("t")
+			tx.Insert(1, "X", nil)
+			tx.Delete(2, 2)
+			if got := tx.String(); got != "aX" {
+				t.Fatalf("text %q", got)
+			}
+			want := "02 | 01 02 00 c4 01 00 01 01 01 58 | 02 01 00 04 01 01 74 01 61 81 01 00 02 | 01 01 01 01 02"
+			if !gc {
+				want = "02 | 01 02 00 c4 01 00 01 01 01 58 | 02 01 00 04 01 01 74 01 61 84 01 00 02 62 63 | 01 01 01 01 02"
+			}
+			if got := mustState(t, d); !bytes.Equal(got, unhex(t, want)) {
+				t.Fatalf("gc=%v state %x, want %s", gc, got, want)
+			}
+			if got := (*ups)[1]; !bytes.Equal(got, unhex(t, "00 01 01 01 01 02")) {
+				t.Fatalf("delete update %x", got)
+			}
+		}
+	})
+	t.Run("C map", func(t *testing.T) {
+		d, _ := newTestDoc(5, true)
+		m := d.Map("m")
+		m.Set("k", 1)
+		m.Set("s", "hi")
+		m.Set("k", -1.5)
+		want := unhex(t, "01 03 05 00 | 21 01 01 6d 01 6b 01 | 28 01 01 6d 01 73 01 77 02 68 69 | a8 05 00 01 7c bf c0 00 00 | 01 05 01 00 01")
+		if got := mustState(t, d); !bytes.Equal(got, want) {
+			t.Fatalf("state %x, want %x", got, want)
+		}
+	})
+	t.Run("D array of values and types", func(t *testing.T) {
+		d, _ := newTestDoc(8, true)
+		a := d.Array("a")
+		m := NewMap()
+		if err := a.Insert(0, 1, true, []byte{9}, m, NewXmlElement("p")); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Set("x", nil); err != nil {
+			t.Fatal(err)
+		}
+		want := unhex(t, "01 05 08 00 | 08 01 01 61 02 7d 01 78 | 83 08 01 01 09 | 87 08 02 01 | 87 08 03 03 01 70 | 28 00 08 03 01 78 01 7e | 00")
+		if got := mustState(t, d); !bytes.Equal(got, want) {
+			t.Fatalf("state %x, want %x", got, want)
+		}
+	})
+	t.Run("E formatted insert", func(t *testing.T) {
+		d, _ := newTestDoc(6, true)
+		d.Text("t").Insert(0, "hi", Attrs{"bold": true})
+		want := unhex(t, "01 03 06 00 | 06 01 01 74 04 626f6c64 04 74727565 | 84 06 00 02 68 69 | 86 06 02 04 626f6c64 04 6e756c6c | 00")
+		if got := mustState(t, d); !bytes.Equal(got, want) {
+			t.Fatalf("state %x, want %x", got, want)
+		}
+	})
+	t.Run("F insert into deleted type", func(t *testing.T) {
+		want := unhex(t, "02 | 01 02 00 00 01 | 02 01 00 01 01 01 61 01 00 02 | 02 02 01 00 01 01 01 00 03")
+		d, _ := newTestDoc(1, true)
+		if err := d.ApplyUpdate(want); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustState(t, d); !bytes.Equal(got, want) {
+			t.Fatalf("state %x, want %x", got, want)
+		}
+	})
+	t.Run("concurrent same spot: lower client first", func(t *testing.T) {
+		a, ua := newTestDoc(1, true)
+		b, ub := newTestDoc(300, true)
+		a.Text("t").Insert(0, "x", nil)
+		b.Text("t").Insert(0, "y", nil)
+		a.ApplyUpdate((*ub)[0])
+		b.ApplyUpdate((*ua)[0])
+		if a.Text("t").String() != "xy" || b.Text("t").String() != "xy" {
+			t.Fatalf("%q %q", a.Text("t").String(), b.Text("t").String())
+		}
+		if !bytes.Equal(mustState(t, a), mustState(t, b)) {
+			t.Fatal("states differ")
+		}
+	})
+}

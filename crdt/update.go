@@ -1,0 +1,484 @@
+package crdt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Errors a malformed update can produce. Every decoding error wraps
+// ErrMalformed.
+var (
+	ErrMalformed         = errors.New("crdt: malformed update")
+	errInvalidContentRef = fmt.Errorf("%w: unknown content type", ErrMalformed)
+	errInvalidTypeRef    = fmt.Errorf("%w: unknown shared type", ErrMalformed)
+	errTooLarge          = fmt.Errorf("%w: more structs than the update can hold", ErrMalformed)
+	errClockOverflow     = fmt.Errorf("%w: clock out of range", ErrMalformed)
+)
+
+// maxClock keeps clocks within JavaScript's safe integers, as yjs needs.
+const maxClock = 1<<53 - 1
+
+// parent kinds of a struct read from an update.
+const (
+	parentNone = iota // copied from the origin (or right origin) when integrated
+	parentRoot        // a root type, by name
+	parentID          // the type held by the item with this ID
+)
+
+// structRef is a struct as read from an update, before integration: its
+// neighbours and parent are still IDs and names.
+type structRef struct {
+	id          ID
+	length      uint64
+	kind        uint8 // refGC, refSkip, or the content ref of an item
+	flags       uint8 // flagOrigin, flagRightOrigin, flagParentSub
+	parentKind  uint8
+	origin      ID
+	rightOrigin ID
+	parentID    ID
+	parentName  string  // with parentRoot
+	parentRoot  *branch // with parentRoot, when read into a Doc
+	parentSub   string
+	content     content
+}
+
+func (r *structRef) has(f uint8) bool { return r.flags&f != 0 }
+
+// write encodes the ref from offset on, as the struct it stands for would be.
+func (r *structRef) write(enc updateEncoder, offset uint64) {
+	switch r.kind {
+	case refGC:
+		enc.writeInfo(refGC)
+		enc.writeLen(r.length - offset)
+		return
+	case refSkip:
+		enc.writeInfo(refSkip)
+		enc.rest().WriteVarUint(r.length - offset)
+		return
+	}
+	hasOrigin := offset > 0 || r.has(flagOrigin)
+	origin := r.origin
+	if offset > 0 {
+		origin = ID{r.id.Client, r.id.Clock + offset - 1}
+	}
+	info := r.kind & 0x1F
+	if hasOrigin {
+		info |= 0x80
+	}
+	if r.has(flagRightOrigin) {
+		info |= 0x40
+	}
+	if r.has(flagParentSub) {
+		info |= 0x20
+	}
+	enc.writeInfo(info)
+	if hasOrigin {
+		enc.writeLeftID(origin)
+	}
+	if r.has(flagRightOrigin) {
+		enc.writeRightID(r.rightOrigin)
+	}
+	if !hasOrigin && !r.has(flagRightOrigin) {
+		switch r.parentKind {
+		case parentRoot:
+			enc.writeParentInfo(true)
+			enc.writeString(r.parentName)
+		default:
+			enc.writeParentInfo(false)
+			enc.writeLeftID(r.parentID)
+		}
+		if r.has(flagParentSub) {
+			enc.writeString(r.parentSub)
+		}
+	}
+	r.content.write(enc, offset)
+}
+
+// clientRefs are the structs of one client in an update, with a cursor.
+type clientRefs struct {
+	i    int
+	refs []structRef
+}
+
+// readClientsStructRefs decodes the struct part of an update. Root types it
+// names are created in d (when not nil), as yjs does. limit bounds the number of structs
+// (a header may claim more than the bytes can hold).
+func readClientsStructRefs(dec updateDecoder, d *Doc, limit int) (map[uint64]*clientRefs, error) {
+	rest := dec.rest()
+	out := map[uint64]*clientRefs{}
+	numClients := rest.ReadVarUint()
+	total := 0
+	for c := uint64(0); c < numClients && dec.err() == nil; c++ {
+		n := rest.ReadVarUint()
+		client := dec.readClient()
+		clock := rest.ReadVarUint()
+		if dec.err() != nil {
+			break
+		}
+		if n > uint64(limit-total) {
+			return nil, errTooLarge
+		}
+		total += int(n)
+		cr := &clientRefs{refs: make([]structRef, 0, n)}
+		out[client] = cr
+		for i := uint64(0); i < n && dec.err() == nil; i++ {
+			info := dec.readInfo()
+			r := structRef{id: ID{client, clock}, kind: info & 0x1F}
+			switch r.kind {
+			case refGC:
+				r.length = dec.readLen()
+			case refSkip:
+				r.length = rest.ReadVarUint()
+			default:
+				if info&0x80 != 0 {
+					r.origin = dec.readLeftID()
+					r.flags |= flagOrigin
+				}
+				if info&0x40 != 0 {
+					r.rightOrigin = dec.readRightID()
+					r.flags |= flagRightOrigin
+				}
+				if info&0xC0 == 0 {
+					if dec.readParentInfo() {
+						r.parentKind = parentRoot
+						r.parentName = dec.readString()
+						if dec.err() == nil && d != nil {
+							r.parentRoot = d.root(r.parentName, kindUnknown)
+						}
+					} else {
+						r.parentKind = parentID
+						r.parentID = dec.readLeftID()
+					}
+					if info&0x20 != 0 {
+						r.parentSub = dec.readString()
+					}
+				}
+				if info&0x20 != 0 {
+					r.flags |= flagParentSub
+				}
+				r.content = readContent(dec, info)
+				if r.content != nil {
+					r.length = r.content.length()
+				}
+			}
+			if dec.err() != nil {
+				break
+			}
+			if r.length == 0 || clock+r.length > maxClock {
+				return nil, errClockOverflow
+			}
+			clock += r.length
+			cr.refs = append(cr.refs, r)
+		}
+	}
+	if err := dec.err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return out, nil
+}
+
+// getMissing resolves a ref's neighbours and parent. If something it
+// depends on has not arrived it returns that client and true.
+func (r *structRef) getMissing(tx *Transaction, left, right **item, parent **branch) (uint64, bool) {
+	store := tx.doc.store
+	if r.has(flagOrigin) && r.origin.Client != r.id.Client && r.origin.Clock >= store.state(r.origin.Client) {
+		return r.origin.Client, true
+	}
+	if r.has(flagRightOrigin) && r.rightOrigin.Client != r.id.Client && r.rightOrigin.Clock >= store.state(r.rightOrigin.Client) {
+		return r.rightOrigin.Client, true
+	}
+	if r.parentKind == parentID && r.id.Client != r.parentID.Client && r.parentID.Clock >= store.state(r.parentID.Client) {
+		return r.parentID.Client, true
+	}
+	// Same-client dependencies are older clocks of this client: present,
+	// because structs of a client are integrated in clock order. A forged
+	// update can still point at its own future; treat that as missing too.
+	if r.has(flagOrigin) && r.origin.Clock >= store.state(r.origin.Client) ||
+		r.has(flagRightOrigin) && r.rightOrigin.Clock >= store.state(r.rightOrigin.Client) ||
+		r.parentKind == parentID && r.parentID.Clock >= store.state(r.parentID.Client) {
+		return r.id.Client, true
+	}
+	*left, *right, *parent = nil, nil, nil
+	if r.has(flagOrigin) {
+		*left = store.getItemCleanEnd(tx, r.origin)
+		r.origin = (*left).lastID()
+	}
+	if r.has(flagRightOrigin) {
+		*right = store.getItemCleanStart(tx, r.rightOrigin)
+		r.rightOrigin = (*right).id
+	}
+	if (*left != nil && (*left).isGC()) || (*right != nil && (*right).isGC()) {
+		return 0, false
+	}
+	switch r.parentKind {
+	case parentNone:
+		if *left != nil {
+			*parent = (*left).parent
+			r.parentSub = (*left).parentSub
+			r.flags = r.flags&^flagParentSub | (*left).flags&flagParentSub
+		} else if *right != nil {
+			*parent = (*right).parent
+			r.parentSub = (*right).parentSub
+			r.flags = r.flags&^flagParentSub | (*right).flags&flagParentSub
+		}
+	case parentRoot:
+		*parent = r.parentRoot
+	case parentID:
+		if pi := store.find(r.parentID); !pi.isGC() {
+			if ct, ok := pi.content.(*contentType); ok {
+				*parent = ct.t
+			}
+		}
+	}
+	return 0, false
+}
+
+// integrateRef integrates the part of r from offset on.
+func (tx *Transaction) integrateRef(r *structRef, offset uint64, left, right *item, parent *branch) {
+	d := tx.doc
+	if r.kind == refGC || parent == nil {
+		gc := d.newItem()
+		*gc = item{id: ID{r.id.Client, r.id.Clock + offset}, length: r.length - offset, flags: flagGC | flagDeleted}
+		tx.addStruct(gc)
+		return
+	}
+	it := d.newItem()
+	*it = item{
+		id:          r.id,
+		length:      r.length,
+		left:        left,
+		right:       right,
+		origin:      r.origin,
+		rightOrigin: r.rightOrigin,
+		parent:      parent,
+		parentSub:   r.parentSub,
+		content:     r.content,
+		flags:       r.flags,
+	}
+	if r.content.countable() {
+		it.flags |= flagCountable
+	}
+	it.integrate(tx, offset)
+}
+
+// integrateStructs integrates the refs of an update in causal order
+// (yjs's integrateStructs, which decides what becomes pending). It returns
+// the structs that could not be integrated, as a v2 update, with the lowest
+// clock per client that would unblock them.
+func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pendingUpdate {
+	if len(clientsRefs) == 0 {
+		return nil
+	}
+	store := tx.doc.store
+	ids := make([]uint64, 0, len(clientsRefs))
+	for c := range clientsRefs {
+		ids = append(ids, c)
+	}
+	slices.Sort(ids)
+	nextTarget := func() *clientRefs {
+		for len(ids) > 0 {
+			t := clientsRefs[ids[len(ids)-1]]
+			if t.i < len(t.refs) {
+				return t
+			}
+			ids = ids[:len(ids)-1]
+		}
+		return nil
+	}
+	cur := nextTarget()
+	if cur == nil {
+		return nil
+	}
+	rest := map[uint64][]structRef{}
+	missingSV := map[uint64]uint64{}
+	updateMissing := func(client, clock uint64) {
+		if m, ok := missingSV[client]; !ok || m > clock {
+			missingSV[client] = clock
+		}
+	}
+	var stack []*structRef
+	addStackToRest := func() {
+		for _, r := range stack {
+			client := r.id.Client
+			if cr, ok := clientsRefs[client]; ok {
+				cr.i--
+				rest[client] = cr.refs[cr.i:]
+				delete(clientsRefs, client)
+				cr.i = 0
+				cr.refs = nil
+			} else {
+				rest[client] = []structRef{*r}
+			}
+			ids = slices.DeleteFunc(ids, func(c uint64) bool { return c == client })
+		}
+		stack = stack[:0]
+	}
+	head := &cur.refs[cur.i]
+	cur.i++
+	state := map[uint64]uint64{}
+	var left, right *item
+	var parent *branch
+	for {
+		if head.kind != refSkip {
+			local, ok := state[head.id.Client]
+			if !ok {
+				local = store.state(head.id.Client)
+				state[head.id.Client] = local
+			}
+			if local < head.id.Clock {
+				stack = append(stack, head)
+				updateMissing(head.id.Client, head.id.Clock-1)
+				addStackToRest()
+			} else {
+				offset := local - head.id.Clock
+				var missing uint64
+				var isMissing bool
+				if head.kind != refGC {
+					missing, isMissing = head.getMissing(tx, &left, &right, &parent)
+				}
+				if isMissing {
+					stack = append(stack, head)
+					refs, ok := clientsRefs[missing]
+					if !ok || refs.i == len(refs.refs) {
+						updateMissing(missing, store.state(missing))
+						addStackToRest()
+					} else {
+						head = &refs.refs[refs.i]
+						refs.i++
+						continue
+					}
+				} else if offset == 0 || offset < head.length {
+					tx.integrateRef(head, offset, left, right, parent)
+					state[head.id.Client] = head.id.Clock + head.length
+				}
+			}
+		}
+		if len(stack) > 0 {
+			head = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+		} else if cur != nil && cur.i < len(cur.refs) {
+			head = &cur.refs[cur.i]
+			cur.i++
+		} else {
+			cur = nextTarget()
+			if cur == nil {
+				break
+			}
+			head = &cur.refs[cur.i]
+			cur.i++
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	enc := newUpdateEncoderV2()
+	writeRefs(enc, rest)
+	enc.rest().WriteVarUint(0) // no deletions
+	return &pendingUpdate{missing: missingSV, update: enc.toBytes()}
+}
+
+// writeRefs writes not-yet-integrated structs, highest client first.
+func writeRefs(enc updateEncoder, refs map[uint64][]structRef) {
+	enc.rest().WriteVarUint(uint64(len(refs)))
+	for _, client := range sortedClientsDesc(refs) {
+		rs := refs[client]
+		enc.rest().WriteVarUint(uint64(len(rs)))
+		enc.writeClient(client)
+		enc.rest().WriteVarUint(rs[0].id.Clock)
+		for i := range rs {
+			rs[i].write(enc, 0)
+		}
+	}
+}
+
+// applyDeleteSet applies decoded deletions and returns those of structs not
+// yet present (yjs's readAndApplyDeleteSet).
+func (tx *Transaction) applyDeleteSet(ds deleteSet, order []uint64) deleteSet {
+	store := tx.doc.store
+	unapplied := deleteSet{}
+	for _, client := range order {
+		state := store.state(client)
+		for _, d := range ds[client] {
+			clock, end := d.clock, d.clock+d.len
+			if clock >= state {
+				unapplied.add(client, clock, end-clock)
+				continue
+			}
+			if state < end {
+				unapplied.add(client, state, end-state)
+			}
+			structs := store.clients[client]
+			i := findIndex(structs, clock)
+			it := structs[i]
+			if !it.deleted() && it.id.Clock < clock {
+				structs = slices.Insert(structs, i+1, tx.splitItem(it, clock-it.id.Clock))
+				store.clients[client] = structs
+				i++
+			}
+			for i < len(structs) {
+				it = structs[i]
+				i++
+				if it.id.Clock >= end {
+					break
+				}
+				if !it.deleted() {
+					if end < it.id.Clock+it.length {
+						structs = slices.Insert(structs, i, tx.splitItem(it, end-it.id.Clock))
+						store.clients[client] = structs
+					}
+					it.delete(tx)
+				}
+			}
+		}
+	}
+	return unapplied
+}
+
+// encodeDeleteSetUpdate encodes deletions alone as a v2 update.
+func encodeDeleteSetUpdate(ds deleteSet) []byte {
+	enc := newUpdateEncoderV2()
+	enc.rest().WriteVarUint(0)
+	writeDeleteSet(enc, ds)
+	return enc.toBytes()
+}
+
+// writeStructs writes the structs of client from clock on.
+func writeStructs(enc updateEncoder, structs []*item, client, clock uint64) {
+	clock = max(clock, structs[0].id.Clock)
+	start := findIndex(structs, clock)
+	enc.rest().WriteVarUint(uint64(len(structs) - start))
+	enc.writeClient(client)
+	enc.rest().WriteVarUint(clock)
+	first := structs[start]
+	first.write(enc, clock-first.id.Clock)
+	for _, it := range structs[start+1:] {
+		it.write(enc, 0)
+	}
+}
+
+// writeClientsStructs writes, for every client with structs past the given
+// clock (and every client sv does not name, from 0), those structs.
+func writeClientsStructs(enc updateEncoder, store *structStore, sv map[uint64]uint64) {
+	sm := map[uint64]uint64{}
+	for client, clock := range sv {
+		if store.state(client) > clock {
+			sm[client] = clock
+		}
+	}
+	for client := range store.clients {
+		if _, ok := sv[client]; !ok {
+			sm[client] = 0
+		}
+	}
+	writeClientsStructsFrom(enc, store, sm)
+}
+
+// writeClientsStructsFrom writes the structs of exactly the clients in sm,
+// each from its clock on, highest client first.
+func writeClientsStructsFrom(enc updateEncoder, store *structStore, sm map[uint64]uint64) {
+	enc.rest().WriteVarUint(uint64(len(sm)))
+	for _, client := range sortedClientsDesc(sm) {
+		writeStructs(enc, store.clients[client], client, sm[client])
+	}
+}

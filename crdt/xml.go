@@ -1,0 +1,207 @@
+package crdt
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/quirehq/quire/crdt/lib0"
+)
+
+// XmlFragment is a list of XML nodes (XmlElement, XmlText): the shape
+// ProseMirror and Tiptap documents take.
+type XmlFragment struct{ b *branch }
+
+// NewXmlFragment returns a fragment to insert into a document.
+func NewXmlFragment() *XmlFragment { return &XmlFragment{newBranch(kindXmlFragment, "")} }
+
+func (f *XmlFragment) base() *branch { return f.b }
+
+// Len returns the number of child nodes.
+func (f *XmlFragment) Len() int {
+	if f.b.doc == nil {
+		return len(f.b.prelimList)
+	}
+	return int(f.b.length)
+}
+
+// Insert inserts nodes (*XmlElement, *XmlText) at index.
+func (f *XmlFragment) Insert(index int, nodes ...any) error {
+	return (&Array{f.b}).Insert(index, nodes...)
+}
+
+// Delete removes n nodes from index.
+func (f *XmlFragment) Delete(index, n int) error { return (&Array{f.b}).Delete(index, n) }
+
+// Get returns the child at index.
+func (f *XmlFragment) Get(index int) (any, bool) { return (&Array{f.b}).Get(index) }
+
+// Children returns the child nodes.
+func (f *XmlFragment) Children() []any { return f.b.listValues() }
+
+// String returns the XML of the children, as yjs's toString.
+func (f *XmlFragment) String() string { return f.b.xmlString() }
+
+// XmlElement is an XML element with attributes and children.
+type XmlElement struct{ XmlFragment }
+
+// NewXmlElement returns an element to insert into a document.
+func NewXmlElement(name string) *XmlElement {
+	return &XmlElement{XmlFragment{newBranch(kindXmlElement, name)}}
+}
+
+// Name returns the node name.
+func (e *XmlElement) Name() string { return e.b.name }
+
+// SetAttribute sets an attribute.
+func (e *XmlElement) SetAttribute(key string, v any) error { return (&Map{e.b}).Set(key, v) }
+
+// RemoveAttribute removes an attribute.
+func (e *XmlElement) RemoveAttribute(key string) { (&Map{e.b}).Delete(key) }
+
+// Attribute returns an attribute.
+func (e *XmlElement) Attribute(key string) (any, bool) { return e.b.mapGet(key) }
+
+// Attributes returns the attributes, keys in the order first set.
+func (e *XmlElement) Attributes() *lib0.Object { return jsonMap(e.b) }
+
+// String returns the element as XML, attributes sorted, as yjs's toString.
+func (e *XmlElement) String() string { return e.b.xmlString() }
+
+// XmlText is rich text inside an XML tree.
+type XmlText struct{ Text }
+
+// NewXmlText returns a text node to insert into a document.
+func NewXmlText() *XmlText { return &XmlText{Text{newBranch(kindXmlText, "")}} }
+
+// String returns the text with formatting as nested tags, as yjs's toString.
+func (t *XmlText) String() string { return t.b.xmlString() }
+
+// XmlHook is a custom node holding a map, kept as yjs stores it.
+type XmlHook struct{ b *branch }
+
+func (h *XmlHook) base() *branch { return h.b }
+
+// Name returns the hook name.
+func (h *XmlHook) Name() string { return h.b.name }
+
+// xmlString is yjs's toString for the XML kinds.
+func (b *branch) xmlString() string {
+	switch b.kind {
+	case kindXmlFragment:
+		var sb strings.Builder
+		for _, c := range b.listValues() {
+			sb.WriteString(nodeString(c))
+		}
+		return sb.String()
+	case kindXmlElement:
+		attrs := jsonMap(b)
+		keys := attrs.Keys()
+		slices.Sort(keys)
+		var sb strings.Builder
+		name := strings.ToLower(b.name)
+		sb.WriteString("<" + name)
+		for _, k := range keys {
+			v, _ := attrs.Get(k)
+			sb.WriteString(" " + k + `="` + jsString(v) + `"`)
+		}
+		sb.WriteString(">")
+		for _, c := range b.listValues() {
+			sb.WriteString(nodeString(c))
+		}
+		sb.WriteString("</" + name + ">")
+		return sb.String()
+	case kindXmlText:
+		var sb strings.Builder
+		for _, d := range b.delta() {
+			type node struct {
+				name  string
+				attrs []string
+			}
+			var nodes []node
+			if d.Attributes != nil {
+				for _, name := range d.Attributes.Keys() {
+					v, _ := d.Attributes.Get(name)
+					n := node{name: name}
+					if o, ok := v.(*lib0.Object); ok {
+						keys := o.Keys()
+						slices.Sort(keys)
+						for _, k := range keys {
+							av, _ := o.Get(k)
+							n.attrs = append(n.attrs, " "+k+`="`+jsString(av)+`"`)
+						}
+					}
+					nodes = append(nodes, n)
+				}
+			}
+			slices.SortFunc(nodes, func(a, b node) int { return strings.Compare(a.name, b.name) })
+			for _, n := range nodes {
+				sb.WriteString("<" + n.name + strings.Join(n.attrs, "") + ">")
+			}
+			sb.WriteString(jsString(d.Insert))
+			for i := len(nodes) - 1; i >= 0; i-- {
+				sb.WriteString("</" + nodes[i].name + ">")
+			}
+		}
+		return sb.String()
+	}
+	return ""
+}
+
+func nodeString(v any) string {
+	switch x := v.(type) {
+	case *XmlElement:
+		return x.String()
+	case *XmlText:
+		return x.String()
+	case *XmlFragment:
+		return x.String()
+	}
+	return jsString(v)
+}
+
+// jsString is JavaScript's String(v) for the values a document holds.
+func jsString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case float64:
+		return lib0.NumberToString(x)
+	case lib0.BigInt:
+		return lib0.NumberToString(float64(x))
+	case []lib0.Any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			if e != nil && e != lib0.Undefined {
+				parts[i] = jsString(e)
+			}
+		}
+		return strings.Join(parts, ",")
+	case *lib0.Object:
+		return "[object Object]"
+	case []byte:
+		parts := make([]string, len(x))
+		for i, c := range x {
+			parts[i] = lib0.NumberToString(float64(c))
+		}
+		return strings.Join(parts, ",")
+	case *Text:
+		return x.String()
+	case *XmlText:
+		return x.String()
+	case *XmlElement:
+		return x.String()
+	case *XmlFragment:
+		return x.String()
+	}
+	if v == lib0.Undefined {
+		return "undefined"
+	}
+	return "[object Object]"
+}

@@ -1,6 +1,5 @@
 package crdt
 
-
 // typeKind is the type reference yjs writes for a nested type.
 type typeKind uint8
 

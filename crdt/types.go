@@ -238,4 +238,3 @@ func (b *branch) integratePrelim(tx *Transaction) {
 		f(tx)
 	}
 }
-

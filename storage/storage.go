@@ -93,24 +93,24 @@ const MaxNameLen = 512
 // Errors returned by stores, wrapped with context; test with errors.Is.
 var (
 	// ErrNotFound means the document does not exist (Stat, Delete).
-	ErrNotFound = errors.New("storage: document not found")
+	ErrNotFound = errors.New("document not found")
 	// ErrClosed means the store has been closed.
-	ErrClosed = errors.New("storage: store closed")
+	ErrClosed = errors.New("store closed")
 	// ErrInvalidName means the document name is empty or longer than
 	// MaxNameLen bytes.
-	ErrInvalidName = errors.New("storage: invalid document name")
+	ErrInvalidName = errors.New("invalid document name")
 	// ErrEmptyUpdate means Append was given a zero-length update.
-	ErrEmptyUpdate = errors.New("storage: empty update")
+	ErrEmptyUpdate = errors.New("empty update")
 	// ErrConflict means Compact's through does not fit the stored log: it
 	// is older than the current snapshot (another compaction won) or newer
 	// than the last append (the document was deleted or never had it).
-	ErrConflict = errors.New("storage: compaction conflicts with stored log")
+	ErrConflict = errors.New("compaction conflicts with stored log")
 	// ErrLocked means another process (or another Store in this one) holds
 	// the data file open.
-	ErrLocked = errors.New("storage: data file locked by another process")
+	ErrLocked = errors.New("data file locked by another process")
 	// ErrCorrupt means the data file is damaged or is not a quire data
 	// file.
-	ErrCorrupt = errors.New("storage: data file corrupt or not a quire store")
+	ErrCorrupt = errors.New("data file corrupt or not a quire store")
 )
 
 func checkName(doc string) error {

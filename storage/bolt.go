@@ -92,7 +92,13 @@ func WithNoSync() BoltOption {
 // directory with mode 0700 and the file with mode 0600, since documents
 // are private to the server. It fails with ErrLocked if another process
 // holds the file, and with ErrCorrupt if the file is not a quire data file
-// or its bbolt headers are damaged.
+// or its bbolt headers are damaged. Damage deeper in the file shows up as
+// ErrCorrupt from the operation that reads it.
+//
+// When bbolt panics while opening a damaged file (it does on a bad freelist
+// page), OpenBolt returns ErrCorrupt, but bbolt offers no way to unmap what
+// it had mapped, and the mapping keeps the file locked until this process
+// exits. Treat ErrCorrupt from OpenBolt as fatal for that path.
 func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
 	cfg := boltConfig{lockTimeout: DefaultLockTimeout}
 	for _, o := range opts {

@@ -81,7 +81,7 @@ func (b *branch) deleteChildren(tx *Transaction) {
 			tx.mergeStructs = append(tx.mergeStructs, it)
 		}
 	}
-	delete(tx.changed, b)
+	tx.changed.remove(b)
 }
 
 // sortedKeysForDeletion returns map keys in a deterministic order. The

@@ -48,13 +48,14 @@ type Doc struct {
 
 	tx       *Transaction
 	cleanups []*Transaction
+	spareTx  *Transaction
 
 	onUpdate   func(update []byte)
 	onUpdateV2 func(update []byte)
 
 	markerClock uint64
 	scratch     [2]map[*item]struct{}
-	slab        []item
+	slab        []item // preallocated items for the update being applied
 }
 
 // NewDoc returns an empty document.
@@ -95,11 +96,13 @@ func (d *Doc) Transact(f func()) {
 	d.transact(true, func(*Transaction) { f() })
 }
 
-// newItem allocates an item from a slab: documents hold many small items
-// and allocating them one by one dominates load time.
+// newItem allocates an item. While a large update is applied, items come
+// from one slab sized for it: loading a document creates many items that
+// live as long as it, and allocating them one by one dominated load time.
+// Small edits allocate singly, so that items merged away can be freed.
 func (d *Doc) newItem() *item {
 	if len(d.slab) == 0 {
-		d.slab = make([]item, 256)
+		return new(item)
 	}
 	it := &d.slab[0]
 	d.slab = d.slab[1:]
@@ -168,9 +171,17 @@ func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: delete set: %w", ErrMalformed, err)
 	}
+	n := 0
+	for _, r := range refs {
+		n += len(r.refs)
+	}
+	if n >= 64 {
+		d.slab = make([]item, n)
+	}
 	d.transact(false, func(tx *Transaction) {
 		err = tx.applyDecoded(refs, ds)
 	})
+	d.slab = nil
 	return err
 }
 

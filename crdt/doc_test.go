@@ -24,7 +24,7 @@ func newTestDoc(client uint64, gc bool) (*Doc, *[][]byte) {
 	return d, &ups
 }
 
-func mustState(t *testing.T, d *Doc) []byte {
+func mustState(t testing.TB, d *Doc) []byte {
 	t.Helper()
 	b, err := d.EncodeStateAsUpdate(nil)
 	if err != nil {

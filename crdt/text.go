@@ -202,14 +202,16 @@ func (tx *Transaction) findNextPosition(pos *textPos, count uint64) *textPos {
 	return pos
 }
 
-func (tx *Transaction) findPosition(t *branch, index uint64, useMarker bool) *textPos {
+func (tx *Transaction) findPosition(pos *textPos, t *branch, index uint64, useMarker bool) {
 	if useMarker {
 		if m := t.findMarker(index); m != nil {
-			pos := &textPos{left: m.p.left, right: m.p, index: m.index}
-			return tx.findNextPosition(pos, index-m.index)
+			*pos = textPos{left: m.p.left, right: m.p, index: m.index, attrs: pos.attrs[:0]}
+			tx.findNextPosition(pos, index-m.index)
+			return
 		}
 	}
-	return tx.findNextPosition(&textPos{right: t.start}, index)
+	*pos = textPos{right: t.start, attrs: pos.attrs[:0]}
+	tx.findNextPosition(pos, index)
 }
 
 func (tx *Transaction) insertNegatedAttributes(parent *branch, pos *textPos, negated attrList) {
@@ -526,18 +528,35 @@ func (t *Text) Insert(index int, s string, attrs Attrs) error {
 			return err
 		}
 	}
-	return t.b.edit(func(tx *Transaction) error {
-		if index < 0 || uint64(index) > t.b.length {
-			return fmt.Errorf("%w: insert at %d, length %d", ErrIndex, index, t.b.length)
-		}
-		pos := tx.findPosition(t.b, uint64(index), attrs == nil)
-		a := al
-		if attrs == nil {
-			a = pos.attrs.clone()
-		}
-		tx.insertText(t.b, pos, newContentString(s), a)
-		return nil
+	return t.b.run(func(tx *Transaction) error {
+		return tx.textInsert(t.b, index, newContentString(s), al, attrs == nil)
 	})
+}
+
+// run runs f in a transaction, or defers it until a prelim type is
+// inserted. Direct calls avoid a closure per edit on the hot path.
+func (b *branch) run(f func(tx *Transaction) error) error {
+	if b.doc == nil {
+		b.prelim = append(b.prelim, func(tx *Transaction) { _ = f(tx) })
+		return nil
+	}
+	tx, top := b.doc.begin(true)
+	err := f(tx)
+	b.doc.end(tx, top)
+	return err
+}
+
+func (tx *Transaction) textInsert(b *branch, index int, c content, attrs attrList, inherit bool) error {
+	if index < 0 || uint64(index) > b.length {
+		return fmt.Errorf("%w: insert at %d, length %d", ErrIndex, index, b.length)
+	}
+	pos := &tx.pos
+	tx.findPosition(pos, b, uint64(index), inherit)
+	if inherit {
+		attrs = append(attrs[:0:0], pos.attrs...)
+	}
+	tx.insertText(b, pos, c, attrs)
+	return nil
 }
 
 // InsertEmbed inserts an embedded object (an image, a mention...) at index.
@@ -560,11 +579,12 @@ func (t *Text) InsertEmbed(index int, embed any, attrs Attrs) error {
 		}
 		c = &contentEmbed{v}
 	}
-	return t.b.edit(func(tx *Transaction) error {
+	return t.b.run(func(tx *Transaction) error {
 		if index < 0 || uint64(index) > t.b.length {
 			return fmt.Errorf("%w: insert at %d, length %d", ErrIndex, index, t.b.length)
 		}
-		pos := tx.findPosition(t.b, uint64(index), attrs == nil)
+		pos := &tx.pos
+		tx.findPosition(pos, t.b, uint64(index), attrs == nil)
 		tx.insertText(t.b, pos, c, al)
 		return nil
 	})
@@ -575,11 +595,13 @@ func (t *Text) Delete(index, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return t.b.edit(func(tx *Transaction) error {
+	return t.b.run(func(tx *Transaction) error {
 		if index < 0 || n < 0 || uint64(index+n) > t.b.length {
 			return fmt.Errorf("%w: delete %d at %d, length %d", ErrIndex, n, index, t.b.length)
 		}
-		tx.deleteText(tx.findPosition(t.b, uint64(index), true), uint64(n))
+		pos := &tx.pos
+		tx.findPosition(pos, t.b, uint64(index), true)
+		tx.deleteText(pos, uint64(n))
 		return nil
 	})
 }
@@ -593,11 +615,12 @@ func (t *Text) Format(index, n int, attrs Attrs) error {
 	if err != nil {
 		return err
 	}
-	return t.b.edit(func(tx *Transaction) error {
+	return t.b.run(func(tx *Transaction) error {
 		if index < 0 || n < 0 || uint64(index) > t.b.length {
 			return fmt.Errorf("%w: format %d at %d, length %d", ErrIndex, n, index, t.b.length)
 		}
-		pos := tx.findPosition(t.b, uint64(index), false)
+		pos := &tx.pos
+		tx.findPosition(pos, t.b, uint64(index), false)
 		if pos.right == nil {
 			return nil
 		}

@@ -9,27 +9,44 @@ type Transaction struct {
 	deleteSet deleteSet
 	// before holds the state of each client whose state changed, taken just
 	// before its first change. Clients not in it did not change.
-	before       map[uint64]uint64
-	changed      map[*branch]struct{}
+	before       clockMap
+	changed      branchSet
+	changedCl    clockMap // scratch for changedClients
+	pos          textPos  // scratch position for text edits
 	mergeStructs []*item
 	local        bool
 
 	needFormattingCleanup bool
 }
 
+// newTransaction returns a transaction, reusing the last finished one:
+// most edits are single keystrokes, and allocating maps for each dominated
+// their cost.
 func newTransaction(d *Doc, local bool) *Transaction {
-	return &Transaction{
-		doc:       d,
-		deleteSet: deleteSet{},
-		before:    map[uint64]uint64{},
-		changed:   map[*branch]struct{}{},
-		local:     local,
+	tx := d.spareTx
+	if tx == nil {
+		tx = &Transaction{doc: d, deleteSet: deleteSet{}}
 	}
+	d.spareTx = nil
+	tx.local = local
+	return tx
+}
+
+// release makes tx available for reuse.
+func (d *Doc) release(tx *Transaction) {
+	clear(tx.deleteSet)
+	tx.before.reset()
+	tx.changed.reset()
+	tx.changedCl.reset()
+	clear(tx.mergeStructs)
+	tx.mergeStructs = tx.mergeStructs[:0]
+	tx.needFormattingCleanup = false
+	d.spareTx = tx
 }
 
 // beforeState is the state of client when the transaction started.
 func (tx *Transaction) beforeState(client uint64) uint64 {
-	if c, ok := tx.before[client]; ok {
+	if c, ok := tx.before.get(client); ok {
 		return c
 	}
 	return tx.doc.store.state(client)
@@ -38,51 +55,71 @@ func (tx *Transaction) beforeState(client uint64) uint64 {
 // addStruct appends a struct to the store, remembering the client's state
 // before the transaction first touched it.
 func (tx *Transaction) addStruct(it *item) {
-	if _, ok := tx.before[it.id.Client]; !ok {
-		tx.before[it.id.Client] = tx.doc.store.state(it.id.Client)
+	if _, ok := tx.before.get(it.id.Client); !ok {
+		tx.before.set(it.id.Client, tx.doc.store.state(it.id.Client))
 	}
 	tx.doc.store.add(it)
 }
 
-// changedClients lists the clients whose state the transaction advanced.
-func (tx *Transaction) changedClients() map[uint64]uint64 {
-	out := make(map[uint64]uint64, len(tx.before))
-	for client, clock := range tx.before {
+// changedClients lists the clients whose state the transaction advanced,
+// with their state before it.
+func (tx *Transaction) changedClients() *clockMap {
+	out := &tx.changedCl
+	out.reset()
+	tx.before.each(func(client, clock uint64) {
 		if tx.doc.store.state(client) != clock {
-			out[client] = clock
+			out.set(client, clock)
 		}
-	}
+	})
 	return out
 }
 
 func (tx *Transaction) addChangedType(t *branch, hasSub bool, sub string) {
 	it := t.item
 	if it == nil || (it.id.Clock < tx.beforeState(it.id.Client) && !it.deleted()) {
-		tx.changed[t] = struct{}{}
+		tx.changed.add(t)
 	}
 }
 
 // transact runs fn inside the current transaction, or a new one that is
 // cleaned up (merged, collected, announced) when fn returns.
 func (d *Doc) transact(local bool, fn func(tx *Transaction)) {
+	tx, top := d.begin(local)
+	fn(tx)
+	d.end(tx, top)
+}
+
+// begin returns the current transaction, or starts one (top is then true
+// and the caller must call end).
+func (d *Doc) begin(local bool) (tx *Transaction, top bool) {
 	if d.tx != nil {
-		fn(d.tx)
-		return
+		return d.tx, false
 	}
-	tx := newTransaction(d, local)
+	tx = newTransaction(d, local)
 	d.tx = tx
 	d.cleanups = append(d.cleanups, tx)
-	first := len(d.cleanups) == 1
-	fn(tx)
-	d.tx = nil
-	if first {
-		// Cleanup may open transactions of its own (text formatting
-		// cleanup); they are cleaned up after this one, in order.
-		for i := 0; i < len(d.cleanups); i++ {
-			d.cleanup(d.cleanups[i])
-		}
-		d.cleanups = d.cleanups[:0]
+	return tx, true
+}
+
+// end finishes a transaction begin started.
+func (d *Doc) end(tx *Transaction, top bool) {
+	if !top {
+		return
 	}
+	d.tx = nil
+	if d.cleanups[0] != tx {
+		return // started during another's cleanup: cleaned up after it
+	}
+	// Cleanup may open transactions of its own (text formatting cleanup);
+	// they are cleaned up after this one, in order.
+	for i := 0; i < len(d.cleanups); i++ {
+		d.cleanup(d.cleanups[i])
+	}
+	for _, t := range d.cleanups {
+		d.release(t)
+	}
+	clear(d.cleanups)
+	d.cleanups = d.cleanups[:0]
 }
 
 func (d *Doc) cleanup(tx *Transaction) {
@@ -93,28 +130,30 @@ func (d *Doc) cleanup(tx *Transaction) {
 
 	// What yjs does while calling observers: remote changes invalidate
 	// search markers, and remote changes to formatted text ask for cleanup.
-	for t := range tx.changed {
-		if t.item != nil && t.item.deleted() {
-			continue
-		}
-		if !tx.local {
+	if !tx.local {
+		tx.changed.each(func(t *branch) {
+			if t.item != nil && t.item.deleted() {
+				return
+			}
 			if t.markers != nil {
 				t.markers = t.markers[:0]
 			}
 			if (t.kind == kindText || t.kind == kindXmlText) && t.hasFormatting {
 				tx.needFormattingCleanup = true
 			}
-		}
+		})
 	}
 	if tx.needFormattingCleanup {
-		d.cleanupTextAfterTransaction(tx, changedClients)
+		d.cleanupTextAfterTransaction(tx, changedClients.toMap())
 	}
 
-	if d.gc {
-		tryGCDeleteSet(ds, store)
+	if len(ds) > 0 {
+		if d.gc {
+			tryGCDeleteSet(ds, store)
+		}
+		tryMergeDeleteSet(ds, store)
 	}
-	tryMergeDeleteSet(ds, store)
-	for client, beforeClock := range changedClients {
+	changedClients.each(func(client, beforeClock uint64) {
 		structs := store.clients[client]
 		first := 1
 		if beforeClock > 0 {
@@ -122,9 +161,8 @@ func (d *Doc) cleanup(tx *Transaction) {
 		}
 		for i := len(structs) - 1; i >= first; {
 			i -= 1 + store.tryMergeWithLefts(client, i)
-			structs = store.clients[client]
 		}
-	}
+	})
 	for i := len(tx.mergeStructs) - 1; i >= 0; i-- {
 		id := tx.mergeStructs[i].id
 		structs := store.clients[id.Client]
@@ -139,24 +177,25 @@ func (d *Doc) cleanup(tx *Transaction) {
 		}
 	}
 	if !tx.local {
-		if _, ok := changedClients[d.clientID]; ok {
+		if _, ok := changedClients.get(d.clientID); ok {
 			// Someone else writes with our client id: pick another, as yjs
 			// does, or our next edit would collide with theirs.
 			d.clientID = generateClientID()
 		}
 	}
 	if d.onUpdate != nil || d.onUpdateV2 != nil {
-		if len(ds) == 0 && len(changedClients) == 0 {
+		if len(ds) == 0 && changedClients.len() == 0 {
 			return
 		}
+		sm := changedClients.toMap()
 		if d.onUpdate != nil {
 			enc := newUpdateEncoderV1()
-			writeTransactionUpdate(enc, tx, changedClients)
+			writeTransactionUpdate(enc, tx, sm)
 			d.onUpdate(enc.toBytes())
 		}
 		if d.onUpdateV2 != nil {
 			enc := newUpdateEncoderV2()
-			writeTransactionUpdate(enc, tx, changedClients)
+			writeTransactionUpdate(enc, tx, sm)
 			d.onUpdateV2(enc.toBytes())
 		}
 	}

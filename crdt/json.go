@@ -1,6 +1,9 @@
 package crdt
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/quirehq/quire/crdt/lib0"
 )
 
@@ -129,4 +132,78 @@ func (b *branch) inferKind() typeKind {
 		return kindMap
 	}
 	return kindUnknown
+}
+
+// DefaultTextRoot picks the root a plain-text export shows: "default" or
+// "content" (the names Tiptap and the CodeMirror examples use) when they
+// hold text or XML, else the first root that does. "" if none does.
+func DefaultTextRoot(d *Doc) string {
+	isText := func(name string) bool {
+		switch d.RootKind(name) {
+		case "Text", "XmlFragment", "XmlText":
+			return true
+		}
+		return false
+	}
+	for _, name := range []string{"default", "content"} {
+		if isText(name) {
+			return name
+		}
+	}
+	for _, name := range d.order {
+		if isText(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// PlainText returns the text of a root: a text's characters, or the text
+// of an XML tree with a newline after each top-level block.
+func PlainText(d *Doc, name string) (string, error) {
+	b, ok := d.share[name]
+	if !ok {
+		return "", fmt.Errorf("crdt: no root named %q", name)
+	}
+	kind := b.kind
+	if kind == kindUnknown {
+		kind = b.inferKind()
+	}
+	switch kind {
+	case kindText, kindXmlText:
+		return b.textString(), nil
+	case kindXmlFragment, kindXmlElement:
+		var sb strings.Builder
+		for n := b.start; n != nil; n = n.right {
+			if !n.live() {
+				continue
+			}
+			if c, ok := n.content.(*contentType); ok {
+				xmlText(&sb, c.t)
+				if c.t.kind == kindXmlElement {
+					sb.WriteByte('\n')
+				}
+			}
+		}
+		return sb.String(), nil
+	}
+	return "", fmt.Errorf("crdt: root %q is a %s, not text", name, kind)
+}
+
+func xmlText(sb *strings.Builder, b *branch) {
+	if b.kind == kindXmlText {
+		sb.WriteString(b.textString())
+		return
+	}
+	for n := b.start; n != nil; n = n.right {
+		if c, ok := n.content.(*contentType); ok && n.live() {
+			xmlText(sb, c.t)
+		}
+	}
+}
+
+// HasPending reports whether the document holds structs or deletions
+// waiting for updates it has not seen.
+func (d *Doc) HasPending() bool {
+	return d.store.pendingStructs != nil || d.store.pendingDs != nil
 }

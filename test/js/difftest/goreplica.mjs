@@ -109,12 +109,12 @@ export class GoReplica {
 
   async txn (ops) {
     const res = await this.peer.call('txn', { replica: this.name, ops })
-    return res.updates.map(unb64)
+    return (res.updates || []).map(unb64)
   }
 
   async apply (update, v2) {
     const res = await this.peer.call('apply', { replica: this.name, update: b64(update), v2: !!v2 })
-    return res.updates.map(unb64)
+    return (res.updates || []).map(unb64)
   }
 
   async sv () {

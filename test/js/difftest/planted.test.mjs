@@ -30,7 +30,7 @@ test('difftest: a planted bug is detected', async (t) => {
       ? new OffByOne(index, clientID, gc)
       : yjsReplica(index, clientID, gc)
   })
-  t.diagnostic(`${res.failures.length}/${seeds.length} seeds caught the planted bug; first report:\n${res.failures[0]?.report}`)
+  t.diagnostic(`${res.failures.length}/${seeds.length} seeds caught the planted bug`)
   assert.ok(res.failures.length >= seeds.length * 0.7, `only ${res.failures.length} of ${seeds.length} seeds noticed`)
   for (const f of res.failures) assert.match(f.report, /diverged at step \d+/)
 })

@@ -16,6 +16,7 @@ import { generate } from './gen.mjs'
 import { runSession, yjsReplica, canon, hex, Divergence, formatDivergence } from './runner.mjs'
 import { describeUpdate } from './describe.mjs'
 import { config, reproduce } from './config.mjs'
+import { log } from './suite.mjs'
 
 const FILE = 'test/js/difftest/selfcheck.test.mjs'
 const norm = (s) => s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '\uFFFD\uFFFD')
@@ -55,12 +56,12 @@ test('difftest self check: yjs vs yjs', async (t) => {
   let events = 0
   for (const seed of cfg.seeds) {
     const script = generate(seed, { ops: cfg.ops })
-    const log = cfg.verbose ? (s) => t.diagnostic(s) : undefined
-    if (cfg.verbose) t.diagnostic(`seed ${seed}: ${script.clients.length} replicas, clients ${script.clients.join(',')}, gc ${script.gc}, ${script.steps.length} steps`)
+    const verbose = cfg.verbose ? log : undefined
+    if (cfg.verbose) log(`seed ${seed}: ${script.clients.length} replicas, clients ${script.clients.join(',')}, gc ${script.gc}, ${script.steps.length} steps`)
     let why = null
     try {
       const ref = await runSession(script, yjsReplica)
-      await runSession(script, yjsReplica, { reference: ref.events, verbose: log })
+      await runSession(script, yjsReplica, { reference: ref.events, verbose })
       steps += script.steps.length
       events += ref.events.reduce((n, s) => n + s.length, 0)
       why = convergence(script, ref.states)
@@ -72,8 +73,8 @@ test('difftest self check: yjs vs yjs', async (t) => {
     }
     if (why) {
       failures.push(seed)
-      if (failures.length <= 3) t.diagnostic(`seed ${seed} FAILED: ${why}\nreproduce: ${reproduce(FILE, seed, cfg.ops)}`)
-      else t.diagnostic(`seed ${seed} FAILED; reproduce: ${reproduce(FILE, seed, cfg.ops)}`)
+      if (failures.length <= 3) log(`seed ${seed} FAILED: ${why}\nreproduce: ${reproduce(FILE, seed, cfg.ops)}\n`)
+      else log(`seed ${seed} FAILED; reproduce: ${reproduce(FILE, seed, cfg.ops)}`)
       if (failures.length >= cfg.maxFail) break
     }
   }

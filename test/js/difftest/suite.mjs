@@ -17,6 +17,9 @@ import { reproduce } from './config.mjs'
  * }} o
  * @returns {Promise<{failures: Array<{seed:number, report:string}>, ms:number, steps:number}>}
  */
+// Reports go to stderr: TAP diagnostics cannot hold multi-line text.
+export const log = (s) => process.stderr.write(s + '\n')
+
 export const runSeeds = async (t, o) => {
   const { cfg } = o
   const failures = []
@@ -25,14 +28,14 @@ export const runSeeds = async (t, o) => {
   for (const seed of cfg.seeds) {
     const script = generate(seed, { ops: cfg.ops })
     const who = script.goMask.map((g, r) => g ? `r${r}` : null).filter(x => x).join(',')
-    if (cfg.verbose) t.diagnostic(`seed ${seed}: ${script.clients.length} replicas, clients ${script.clients.join(',')}, gc ${script.gc}, ${script.steps.length} steps, ${o.label} replicas: ${who}`)
+    if (cfg.verbose) log(`seed ${seed}: ${script.clients.length} replicas, clients ${script.clients.join(',')}, gc ${script.gc}, ${script.steps.length} steps, ${o.label} replicas: ${who}`)
     const ref = await runSession(script, yjsReplica)
     let report = null
     try {
       const factory = await o.factory(script)
       await runSession(script, factory, {
         reference: ref.events,
-        verbose: cfg.verbose ? (s) => t.diagnostic(s) : undefined
+        verbose: cfg.verbose ? log : undefined
       })
     } catch (e) {
       report = e instanceof Divergence
@@ -44,8 +47,8 @@ export const runSeeds = async (t, o) => {
       const repro = `reproduce: ${reproduce(o.file, seed, cfg.ops)}`
       failures.push({ seed, report })
       if (!o.quiet) {
-        if (failures.length <= 2 || cfg.verbose) t.diagnostic(`seed ${seed} FAILED\n${report}\n${repro}`)
-        else t.diagnostic(`seed ${seed} FAILED: ${report.split('\n')[1]}\n${repro}`)
+        if (failures.length <= 2 || cfg.verbose) log(`seed ${seed} FAILED\n${report}\n${repro}\n`)
+        else log(`seed ${seed} FAILED: ${report.split('\n')[1]}\n${repro}\n`)
       }
       if (failures.length >= cfg.maxFail) break
     }

@@ -52,8 +52,12 @@ const MaxDepth = 512
 // to the end. The zero value is an empty object ready to use.
 type Object struct {
 	vals map[string]Any
-	idx  []uint32 // array-index keys, ascending
-	strs []string // other keys, insertion order
+	// Array-index keys, ascending. Decoders append unsorted and sort once
+	// (see add and finish): inserting in order would make an object whose
+	// keys arrive in descending order quadratic to decode.
+	idx      []uint32
+	unsorted bool
+	strs     []string // other keys, insertion order
 }
 
 // NewObject returns an empty object.
@@ -86,13 +90,42 @@ func (o *Object) Set(k string, v Any) {
 	}
 	if _, ok := o.vals[k]; !ok {
 		if n, isIdx := arrayIndex(k); isIdx {
-			i, _ := slices.BinarySearch(o.idx, n)
-			o.idx = slices.Insert(o.idx, i, n)
+			o.finish()
+			if i, _ := slices.BinarySearch(o.idx, n); i == len(o.idx) {
+				o.idx = append(o.idx, n)
+			} else {
+				o.idx = slices.Insert(o.idx, i, n)
+			}
 		} else {
 			o.strs = append(o.strs, k)
 		}
 	}
 	o.vals[k] = v
+}
+
+// add is Set for decoders, which call finish once the object is complete.
+func (o *Object) add(k string, v Any) {
+	if o.vals == nil {
+		o.vals = make(map[string]Any)
+	}
+	if _, ok := o.vals[k]; !ok {
+		if n, isIdx := arrayIndex(k); isIdx {
+			if len(o.idx) > 0 && n < o.idx[len(o.idx)-1] {
+				o.unsorted = true
+			}
+			o.idx = append(o.idx, n)
+		} else {
+			o.strs = append(o.strs, k)
+		}
+	}
+	o.vals[k] = v
+}
+
+func (o *Object) finish() {
+	if o.unsorted {
+		slices.Sort(o.idx)
+		o.unsorted = false
+	}
 }
 
 // Get returns the value of k and whether k is present.
@@ -114,7 +147,7 @@ func (o *Object) Delete(k string) {
 	}
 	delete(o.vals, k)
 	if n, isIdx := arrayIndex(k); isIdx {
-		if i, found := slices.BinarySearch(o.idx, n); found {
+		if i := slices.Index(o.idx, n); i >= 0 {
 			o.idx = slices.Delete(o.idx, i, i+1)
 		}
 		return
@@ -287,12 +320,13 @@ func (d *Decoder) readAnyValue(depth int) Any {
 			k := d.ReadVarString()
 			v := d.readAny(depth + 1)
 			if k != "__proto__" {
-				o.Set(k, v)
+				o.add(k, v)
 			}
 		}
 		if d.err != nil {
 			return nil
 		}
+		o.finish()
 		return o
 	case 117:
 		n := d.ReadVarUint()

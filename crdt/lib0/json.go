@@ -319,7 +319,7 @@ func (p *jsonParser) object(depth int) (Any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.Set(k.(string), v)
+		o.add(k.(string), v)
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, p.errorf("unexpected end of JSON input")
@@ -330,6 +330,7 @@ func (p *jsonParser) object(depth int) (Any, error) {
 			p.skipSpace()
 		case '}':
 			p.i++
+			o.finish()
 			return o, nil
 		default:
 			return nil, p.errorf("expected ',' or '}'")

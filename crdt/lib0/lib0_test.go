@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Unless a comment says otherwise, every hex string in these tests was
@@ -440,5 +442,50 @@ func TestLib0UTF16(t *testing.T) {
 		if off != tc.off || split != tc.split {
 			t.Errorf("UTF16Offset(%d) = %d, %v; want %d, %v", tc.units, off, split, tc.off, tc.split)
 		}
+	}
+}
+
+// Integer keys arriving in descending order must not make decoding
+// quadratic: 200k of them would take minutes if each were inserted in
+// place.
+func TestLib0ObjectDescendingKeys(t *testing.T) {
+	const n = 200000
+	var e Encoder
+	var js strings.Builder
+	e.WriteUint8(118)
+	e.WriteVarUint(n)
+	js.WriteByte('{')
+	for i := n - 1; i >= 0; i-- {
+		k := strconv.Itoa(i)
+		e.WriteVarString(k)
+		e.WriteAny(true)
+		if i != n-1 {
+			js.WriteByte(',')
+		}
+		js.WriteString(`"` + k + `":true`)
+	}
+	js.WriteByte('}')
+	start := time.Now()
+	d := NewDecoder(e.Bytes())
+	o := d.ReadAny().(*Object)
+	v, err := ParseJSON(js.String())
+	if d.Err() != nil || err != nil {
+		t.Fatal(d.Err(), err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("decoding took %v", el)
+	}
+	for _, keys := range [][]string{o.Keys(), v.(*Object).Keys()} {
+		if len(keys) != n || keys[0] != "0" || keys[n-1] != strconv.Itoa(n-1) {
+			t.Errorf("keys not in ascending order: %v … %v", keys[:3], keys[n-3:])
+		}
+	}
+	o.Set("7", false) // existing: keeps its place
+	o.Set("200000", 1.0)
+	o.Set("x", 1.0)
+	o.Set("5000000", 1.0)
+	keys := o.Keys()
+	if keys[7] != "7" || keys[n] != "200000" || keys[n+1] != "5000000" || keys[n+2] != "x" {
+		t.Errorf("Set after decoding: %v", keys[n-1:])
 	}
 }

@@ -47,6 +47,9 @@ func NewRleDecoder(b []byte) *RleDecoder { return &RleDecoder{d: Decoder{buf: b}
 // Read returns the next value. After the column's last explicit run the
 // last value repeats indefinitely, as in lib0.
 func (r *RleDecoder) Read() byte {
+	if r.d.err != nil {
+		return 0
+	}
 	if r.forever {
 		return r.s
 	}
@@ -127,6 +130,9 @@ func NewUintOptRleDecoder(b []byte) *UintOptRleDecoder {
 // error here; lib0 quietly returns 0 because its readVarInt reads
 // undefined as 0.
 func (u *UintOptRleDecoder) Read() uint64 {
+	if u.d.err != nil {
+		return 0
+	}
 	if u.count == 0 {
 		abs, neg := u.d.ReadVarIntSign()
 		if u.d.err != nil {

@@ -6,6 +6,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -192,5 +193,37 @@ func FuzzLib0StringDecoder(f *testing.F) {
 				}
 			}
 		})
+	})
+}
+
+// FuzzLib0UTF16 checks that the UTF-16 helpers agree with Go's own UTF-16
+// conversion and count invalid input as the U+FFFD the wire will carry.
+func FuzzLib0UTF16(f *testing.F) {
+	for _, s := range []string{"", "abc", "a😀b", "\xe2\x82a", "\xed\xa0\x80", "\xf0\x9f\x98", "é\xff"} {
+		f.Add([]byte(s), 3)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, units int) {
+		w := wellFormed(b)
+		n := len(utf16.Encode([]rune(string(w))))
+		if UTF16Len(b) != n || UTF16Len(w) != n || UTF16LenString(string(b)) != n {
+			t.Fatalf("UTF16Len(%q) = %d, of repaired %d, want %d", b, UTF16Len(b), UTF16Len(w), n)
+		}
+		var e Encoder
+		e.WriteVarStringBytes(b)
+		if d := NewDecoder(e.Bytes()); !bytes.Equal(d.ReadVarStringBytes(), w) || d.Err() != nil {
+			t.Fatalf("varString of %q does not decode to %q", b, w)
+		}
+		if units < 0 || units > n {
+			return
+		}
+		off, split := UTF16Offset(w, units)
+		prefix := len(utf16.Encode([]rune(string(w[:off]))))
+		if split {
+			if prefix != units-1 {
+				t.Fatalf("UTF16Offset(%q, %d) = %d, split, but the prefix has %d units", w, units, off, prefix)
+			}
+		} else if prefix != units {
+			t.Fatalf("UTF16Offset(%q, %d) = %d, prefix has %d units", w, units, off, prefix)
+		}
 	})
 }

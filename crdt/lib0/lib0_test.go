@@ -425,7 +425,7 @@ func TestLib0UTF16(t *testing.T) {
 	for _, tc := range []struct {
 		s string
 		n int
-	}{{"", 0}, {"abc", 3}, {"a😀b", 4}, {"é", 1}, {"\uFFFF", 1}, {"\U00010000", 2}, {"a\xff", 2}} {
+	}{{"", 0}, {"abc", 3}, {"a😀b", 4}, {"é", 1}, {"\uFFFF", 1}, {"\U00010000", 2}, {"a\xff", 2}, {"\xe2\x82a", 2}, {"\xed\xa0\x80", 3}, {"\xf0\x9f\x98", 1}} {
 		if got := UTF16Len([]byte(tc.s)); got != tc.n {
 			t.Errorf("UTF16Len(%q) = %d, want %d", tc.s, got, tc.n)
 		}

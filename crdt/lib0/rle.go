@@ -261,7 +261,7 @@ type StringEncoder struct {
 // Write appends one string.
 func (s *StringEncoder) Write(str string) {
 	start := len(s.buf)
-	s.buf = appendWellFormed(s.buf, []byte(str))
+	s.buf = appendWellFormedString(s.buf, str)
 	s.lens.Write(uint64(UTF16Len(s.buf[start:])))
 }
 

@@ -1,28 +1,29 @@
 package lib0
 
-import "unicode/utf8"
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // UTF16Len returns how many UTF-16 code units the UTF-8 text b takes, which
 // is what JavaScript's String#length reports and what Yjs counts clocks and
-// offsets in. Invalid bytes count as one unit each, as the U+FFFD they would
-// become on the wire.
+// offsets in. Invalid UTF-8 counts as the U+FFFD characters it becomes on
+// the wire (one per maximal ill-formed subsequence).
 func UTF16Len(b []byte) int {
 	n := 0
 	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
+		if b[i] < utf8.RuneSelf {
 			// Text is mostly ASCII; skip the rune decoder for it.
 			i++
 			n++
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
-		i += size
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
+		if r == utf8.RuneError && size == 1 {
+			size = maximalSubpart(b[i:])
 		}
+		i += size
+		n += utf16.RuneLen(r)
 	}
 	return n
 }
@@ -31,19 +32,17 @@ func UTF16Len(b []byte) int {
 func UTF16LenString(s string) int {
 	n := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
+		if s[i] < utf8.RuneSelf {
 			i++
 			n++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
+		if r == utf8.RuneError && size == 1 {
+			size = maximalSubpartString(s[i:])
 		}
+		i += size
+		n += utf16.RuneLen(r)
 	}
 	return n
 }
@@ -70,6 +69,9 @@ func utf16Seek(b []byte, units int) (byteOff int, splitsSurrogate, ok bool) {
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			size = maximalSubpart(b[i:])
+		}
 		if r >= 0x10000 {
 			if units == 1 {
 				return i, true, true
@@ -111,7 +113,14 @@ func appendWellFormed(dst []byte, b []byte) []byte {
 // WHATWG decoder turns into a single U+FFFD: a lead byte plus as many
 // continuation bytes as were still acceptable, or one stray byte.
 func maximalSubpart(b []byte) int {
-	c := b[0]
+	return maximalSubpartOf(b[0], len(b), func(i int) byte { return b[i] })
+}
+
+func maximalSubpartString(s string) int {
+	return maximalSubpartOf(s[0], len(s), func(i int) byte { return s[i] })
+}
+
+func maximalSubpartOf(c byte, n0 int, at func(int) byte) int {
 	var need int
 	lo, hi := byte(0x80), byte(0xBF)
 	switch {
@@ -133,13 +142,21 @@ func maximalSubpart(b []byte) int {
 		return 1
 	}
 	n := 1
-	for ; n <= need && n < len(b); n++ {
-		if b[n] < lo || b[n] > hi {
+	for ; n <= need && n < n0; n++ {
+		if c := at(n); c < lo || c > hi {
 			break
 		}
 		lo, hi = 0x80, 0xBF
 	}
 	return n
+}
+
+// appendWellFormedString is appendWellFormed for a string source.
+func appendWellFormedString(dst []byte, s string) []byte {
+	if utf8.ValidString(s) {
+		return append(dst, s...)
+	}
+	return appendWellFormed(dst, []byte(s))
 }
 
 // wellFormed returns b unchanged when it is valid UTF-8, else a repaired copy.

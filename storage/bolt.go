@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -108,8 +109,9 @@ func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 
-	// bbolt can panic on a damaged file while it loads the freelist; keep
-	// hold of the file so such a panic neither escapes nor leaks the lock.
+	// bbolt can panic on a damaged file while it loads the freelist, or
+	// fault on a truncated one (see view); turn both into ErrCorrupt, and
+	// close the file we can reach.
 	var file *os.File
 	defer func() {
 		if r := recover(); r != nil {
@@ -119,6 +121,7 @@ func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
 			err = fmt.Errorf("storage: open %s: %w: bbolt: %v", path, ErrCorrupt, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      cfg.lockTimeout,
 		NoSync:       cfg.noSync,
@@ -186,13 +189,20 @@ func (s *Bolt) initFormat() error {
 // view and update run bbolt transactions, turning a bbolt panic (which a
 // damaged page can cause) into ErrCorrupt: one bad document must not take
 // the server down. bbolt rolls the transaction back in its own defer.
+//
+// Both also turn a memory fault into a panic. A page that points past the
+// end of a truncated file makes bbolt read beyond the mapping's backing
+// store, and the SIGBUS that follows would otherwise kill the process
+// outright: no recover can catch it.
 func (s *Bolt) view(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return s.db.View(fn)
 }
 
 func (s *Bolt) update(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return s.db.Update(fn)
 }
 

@@ -227,7 +227,12 @@ func TestBoltCorruptFile(t *testing.T) {
 		{"random 64 KiB", func([]byte) []byte { return garbage(64 << 10) }, storage.ErrCorrupt},
 		{"zeroed header", func(v []byte) []byte { copy(v, make([]byte, 8192)); return v }, storage.ErrCorrupt},
 		{"garbage after header", func(v []byte) []byte { copy(v[8192:], garbage(len(v)-8192)); return v }, storage.ErrCorrupt},
-		{"truncated", func(v []byte) []byte { return v[:len(v)/3] }, nil},
+		// Pages past the end fault in the mapping (SIGBUS) unless the
+		// store turns that into a panic it can recover.
+		{"truncated to a third", func(v []byte) []byte { return v[:len(v)/3] }, storage.ErrCorrupt},
+		{"truncated to half", func(v []byte) []byte { return v[:len(v)/2] }, storage.ErrCorrupt},
+		{"truncated to 3 pages", func(v []byte) []byte { return v[:3*4096] }, storage.ErrCorrupt},
+		{"truncated mid-page", func(v []byte) []byte { return v[:len(v)/2+100] }, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,6 +302,20 @@ func TestBoltCorruptFile(t *testing.T) {
 		}
 		if detected == 0 {
 			t.Error("no damaged page was reported by List")
+		}
+	})
+
+	// Cut the file at every page and mid-page: pages past the end fault in
+	// the mapping, which must come back as an error, not kill the process.
+	t.Run("each truncation", func(t *testing.T) {
+		dir := t.TempDir()
+		v := valid(t, filepath.Join(dir, "quire.db"))
+		for n := 0; n < len(v); n += 2048 {
+			path := filepath.Join(dir, fmt.Sprintf("cut%d.db", n))
+			if err := os.WriteFile(path, v[:n], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			openAndRead(path)
 		}
 	})
 }

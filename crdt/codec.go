@@ -217,24 +217,23 @@ func (c *dsEncoderV2) rest() *lib0.Encoder { return &c.e }
 func (c *dsEncoderV2) resetDsCurVal()      { c.curVal = 0 }
 func (c *dsEncoderV2) toBytes() []byte     { return c.e.Bytes() }
 
-// writeDsClock writes the gap since the end of the previous range, so the
-// ranges of a client must come sorted and merged (as yjs'
-// sortAndMergeDeleteSet leaves them). It panics otherwise: yjs would write
-// an undecodable negative varUint, and silent corruption is worse.
+// writeDsClock writes the gap since the end of the previous range, so a
+// client's ranges must come sorted and merged, as yjs' sortAndMergeDeleteSet
+// leaves them. yjs itself never writes anything else, but a malformed
+// peer's delete set passed through unchanged could: then the range is
+// moved to start where the previous one ended. yjs would write a corrupt
+// negative varUint there; a panic would let a remote peer crash us.
 func (c *dsEncoderV2) writeDsClock(clock uint64) {
-	if clock < c.curVal {
-		panic("crdt: delete-set ranges not sorted and merged")
-	}
-	c.e.WriteVarUint(clock - c.curVal)
-	c.curVal = clock
+	c.e.WriteVarUint(max(clock, c.curVal) - c.curVal)
+	c.curVal = max(clock, c.curVal)
 }
 
-// writeDsLen panics on 0, where yjs throws: v2 stores len-1, so an empty
-// range cannot be written. Readers must drop empty ranges that v1 allows.
+// writeDsLen writes n-1, so v2 cannot express an empty range (yjs throws
+// on one). Callers should drop empty ranges, which v1 input may carry; one
+// that slips through is written as length 1 rather than panicking, for the
+// reason given at writeDsClock.
 func (c *dsEncoderV2) writeDsLen(n uint64) {
-	if n == 0 {
-		panic("crdt: zero-length delete-set range")
-	}
+	n = max(n, 1)
 	c.e.WriteVarUint(n - 1)
 	c.curVal += n
 }

@@ -19,7 +19,7 @@ type dsEncoder interface {
 	resetDsCurVal()
 	writeDsClock(clock uint64)
 	writeDsLen(n uint64)
-	toBytes() []byte
+	toBytes() []byte // may alias the encoder's buffer: stop writing once it is taken
 }
 
 type updateEncoder interface {
@@ -60,7 +60,7 @@ type updateDecoder interface {
 	readLen() uint64
 	readAny() lib0.Any
 	readBuf() []byte // a copy the caller may keep
-	readJSON() lib0.Any
+	readJSON() lib0.Any // v1 also accepts the text "undefined", as lib0.Undefined
 	readKey() string
 }
 

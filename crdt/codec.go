@@ -59,7 +59,7 @@ type updateDecoder interface {
 	readTypeRef() uint8
 	readLen() uint64
 	readAny() lib0.Any
-	readBuf() []byte // a copy the caller may keep
+	readBuf() []byte    // a copy the caller may keep
 	readJSON() lib0.Any // v1 also accepts the text "undefined", as lib0.Undefined
 	readKey() string
 }

@@ -47,7 +47,7 @@ func newEncoder(v2 bool) updateEncoder {
 type lazyReader struct {
 	dec         updateDecoder
 	filterSkips bool
-	budget      int    // structs this update may still yield
+	budget      *readBudget
 	clients     uint64 // client blocks not yet started
 	structs     uint64 // structs left in the current block
 	client      uint64
@@ -57,8 +57,23 @@ type lazyReader struct {
 	err         error
 }
 
-func newLazyReader(dec updateDecoder, size int, filterSkips bool) *lazyReader {
-	r := &lazyReader{dec: dec, filterSkips: filterSkips, budget: updateLimit(size)}
+// readBudget bounds what the readers of one call may produce, so that work
+// and output stay proportional to the input. Run-length columns let a few
+// bytes of v2 claim billions of structs, and a v2 key clock names an
+// earlier key again for free while every writer spells the key out: a
+// small update could otherwise expand quadratically. Neither limit is
+// reached by anything yjs writes (its encoders never reuse a key).
+type readBudget struct {
+	structs  int
+	keyBytes int
+}
+
+func newReadBudget(size int) *readBudget {
+	return &readBudget{structs: updateLimit(size), keyBytes: 2*size + 1024}
+}
+
+func newLazyReader(dec updateDecoder, budget *readBudget, filterSkips bool) *lazyReader {
+	r := &lazyReader{dec: dec, filterSkips: filterSkips, budget: budget}
 	r.clients = dec.rest().ReadVarUint()
 	r.next()
 	return r
@@ -109,12 +124,10 @@ func (r *lazyReader) read() bool {
 		r.clock = rest.ReadVarUint()
 	}
 	r.structs--
-	if r.budget == 0 {
-		// Run-length columns let a few bytes of v2 claim billions of
-		// structs; the budget keeps work proportional to the input.
+	if r.budget.structs == 0 {
 		return r.fail(errTooLarge)
 	}
-	r.budget--
+	r.budget.structs--
 	info := dec.readInfo()
 	s := structRef{id: ID{r.client, r.clock}}
 	switch {
@@ -150,6 +163,15 @@ func (r *lazyReader) read() bool {
 		// 0x20 was set, so what it writes back lacks the bit: a map
 		// entry "a8" comes out of mergeUpdates as "88".
 		s.content = readContent(dec, info)
+		switch c := s.content.(type) {
+		case *contentFormat:
+			r.budget.keyBytes -= len(c.key)
+		case *contentType:
+			r.budget.keyBytes -= len(c.t.name)
+		}
+		if r.budget.keyBytes < 0 {
+			return r.fail(errTooLarge)
+		}
 		if s.content != nil {
 			s.length = s.content.length()
 		}
@@ -307,9 +329,14 @@ func mergeUpdates(updates [][]byte, v2 bool) ([]byte, error) {
 	if len(updates) == 1 {
 		return updates[0], nil
 	}
+	total := 0
+	for _, u := range updates {
+		total += len(u)
+	}
+	budget := newReadBudget(total)
 	all := make([]*lazyReader, len(updates))
 	for i, u := range updates {
-		all[i] = newLazyReader(newDecoder(u, v2), len(u), true)
+		all[i] = newLazyReader(newDecoder(u, v2), budget, true)
 		if all[i].err != nil {
 			return nil, all[i].err
 		}
@@ -484,7 +511,7 @@ func diffUpdate(update, sv []byte, v2 bool) ([]byte, error) {
 	}
 	enc := newEncoder(v2)
 	w := newLazyWriter(enc)
-	r := newLazyReader(newDecoder(update, v2), len(update), false)
+	r := newLazyReader(newDecoder(update, v2), newReadBudget(len(update)), false)
 	for r.curr() != nil {
 		curr := r.curr()
 		client := curr.id.Client
@@ -532,7 +559,7 @@ func ConvertUpdateV1ToV2(update []byte) ([]byte, error) { return convertUpdate(u
 func ConvertUpdateV2ToV1(update []byte) ([]byte, error) { return convertUpdate(update, true, false) }
 
 func convertUpdate(update []byte, fromV2, toV2 bool) ([]byte, error) {
-	r := newLazyReader(newDecoder(update, fromV2), len(update), false)
+	r := newLazyReader(newDecoder(update, fromV2), newReadBudget(len(update)), false)
 	enc := newEncoder(toV2)
 	w := newLazyWriter(enc)
 	for s := r.curr(); s != nil; s = r.next() {
@@ -566,7 +593,7 @@ func EncodeStateVectorFromUpdateV2(update []byte) ([]byte, error) {
 }
 
 func encodeStateVectorFromUpdate(update []byte, v2 bool) ([]byte, error) {
-	r := newLazyReader(newDecoder(update, v2), len(update), false)
+	r := newLazyReader(newDecoder(update, v2), newReadBudget(len(update)), false)
 	var body lib0.Encoder
 	var size uint64
 	if curr := r.curr(); curr != nil {
@@ -624,7 +651,7 @@ func ParseUpdateMetaV2(update []byte) (from, to map[uint64]uint64, err error) {
 }
 
 func parseUpdateMeta(update []byte, v2 bool) (from, to map[uint64]uint64, err error) {
-	r := newLazyReader(newDecoder(update, v2), len(update), false)
+	r := newLazyReader(newDecoder(update, v2), newReadBudget(len(update)), false)
 	from, to = map[uint64]uint64{}, map[uint64]uint64{}
 	if curr := r.curr(); curr != nil {
 		client, clock := curr.id.Client, curr.id.Clock

@@ -124,9 +124,23 @@ type contentString struct {
 }
 
 func newContentString(s string) *contentString {
+	if len(s) == 1 && s[0] < 0x80 {
+		// Typing inserts one character at a time; share its bytes.
+		return &contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1], n: 1}
+	}
 	b := []byte(s)
 	return &contentString{b: b[:len(b):len(b)], n: uint64(lib0.UTF16Len(b))}
 }
+
+// asciiBytes backs one-character strings. Slices of it have their capacity
+// capped, so appending to one copies instead of writing here.
+var asciiBytes = func() []byte {
+	b := make([]byte, 128)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()
 
 func (c *contentString) length() uint64  { return c.n }
 func (c *contentString) countable() bool { return true }

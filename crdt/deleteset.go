@@ -110,7 +110,15 @@ func deleteSetFromStore(s *structStore) deleteSet {
 
 // readDeleteSet decodes a delete set without applying it.
 func readDeleteSet(dec dsDecoder, limit int) (deleteSet, error) {
+	ds, _, err := readDeleteSetOrdered(dec, limit)
+	return ds, err
+}
+
+// readDeleteSetOrdered also returns the clients in the order they are
+// encoded, the order yjs applies them in.
+func readDeleteSetOrdered(dec dsDecoder, limit int) (deleteSet, []uint64, error) {
 	ds := deleteSet{}
+	var order []uint64
 	rest := dec.rest()
 	n := rest.ReadVarUint()
 	for i := uint64(0); i < n && dec.err() == nil; i++ {
@@ -118,12 +126,17 @@ func readDeleteSet(dec dsDecoder, limit int) (deleteSet, error) {
 		client := rest.ReadVarUint()
 		count := rest.ReadVarUint()
 		if count > uint64(limit) {
-			return nil, errTooLarge
+			return nil, nil, errTooLarge
+		}
+		if count > 0 {
+			if _, ok := ds[client]; !ok {
+				order = append(order, client)
+			}
 		}
 		for j := uint64(0); j < count && dec.err() == nil; j++ {
 			clock := dec.readDsClock()
 			ds[client] = append(ds[client], deleteRange{clock, dec.readDsLen()})
 		}
 	}
-	return ds, dec.err()
+	return ds, order, dec.err()
 }

@@ -167,7 +167,7 @@ func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
 	if err != nil {
 		return err
 	}
-	ds, err := readDeleteSet(dec, updateLimit(size))
+	ds, order, err := readDeleteSetOrdered(dec, updateLimit(size))
 	if err != nil {
 		return fmt.Errorf("%w: delete set: %w", ErrMalformed, err)
 	}
@@ -179,14 +179,14 @@ func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
 		d.slab = make([]item, n)
 	}
 	d.transact(false, func(tx *Transaction) {
-		err = tx.applyDecoded(refs, ds)
+		err = tx.applyDecoded(refs, ds, order)
 	})
 	d.slab = nil
 	return err
 }
 
 // applyDecoded is yjs's readUpdateV2 after decoding.
-func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet) error {
+func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet, dsOrder []uint64) error {
 	store := tx.doc.store
 	restStructs := tx.integrateStructs(refs)
 	retry := false
@@ -214,18 +214,18 @@ func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet) e
 	}
 
 	var dsRest []byte
-	if un := tx.applyDeleteSet(ds, sortedClientsDesc(ds)); len(un) > 0 {
+	if un := tx.applyDeleteSet(ds, dsOrder); len(un) > 0 {
 		dsRest = encodeDeleteSetUpdate(un)
 	}
 	if store.pendingDs != nil {
 		dec := newUpdateDecoderV2(store.pendingDs)
 		dec.rest().ReadVarUint() // no structs in a pending delete set
-		pds, err := readDeleteSet(dec, updateLimit(len(store.pendingDs)))
+		pds, porder, err := readDeleteSetOrdered(dec, updateLimit(len(store.pendingDs)))
 		if err != nil {
 			return err
 		}
 		var dsRest2 []byte
-		if un := tx.applyDeleteSet(pds, sortedClientsDesc(pds)); len(un) > 0 {
+		if un := tx.applyDeleteSet(pds, porder); len(un) > 0 {
 			dsRest2 = encodeDeleteSetUpdate(un)
 		}
 		switch {
@@ -251,11 +251,11 @@ func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet) e
 		if err != nil {
 			return err
 		}
-		ds, err := readDeleteSet(dec, updateLimit(len(update)))
+		ds, order, err := readDeleteSetOrdered(dec, updateLimit(len(update)))
 		if err != nil {
 			return err
 		}
-		return tx.applyDecoded(refs, ds)
+		return tx.applyDecoded(refs, ds, order)
 	}
 	return nil
 }

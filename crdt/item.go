@@ -205,7 +205,7 @@ func (it *item) integrate(tx *Transaction, offset uint64) {
 func (it *item) integrateContent(tx *Transaction) {
 	switch c := it.content.(type) {
 	case *contentDeleted:
-		tx.deleteSet.add(it.id.Client, it.id.Clock, c.n)
+		tx.addDelete(it.id.Client, it.id.Clock, c.n)
 		it.flags |= flagDeleted
 	case *contentFormat:
 		it.parent.markers = nil
@@ -226,7 +226,7 @@ func (it *item) delete(tx *Transaction) {
 		p.length -= it.length
 	}
 	it.flags |= flagDeleted
-	tx.deleteSet.add(it.id.Client, it.id.Clock, it.length)
+	tx.addDelete(it.id.Client, it.id.Clock, it.length)
 	tx.addChangedType(p, it.has(flagParentSub), it.parentSub)
 	if c, ok := it.content.(*contentType); ok {
 		c.t.deleteChildren(tx)

@@ -48,6 +48,35 @@ func (tx *Transaction) newLocalItem(left, right *item, parent *branch, sub *stri
 	return it
 }
 
+// stringItem allocates an item and its string content together: typing
+// creates one per keystroke.
+type stringItem struct {
+	it item
+	cs contentString
+}
+
+// newStringItem is newLocalItem for a string.
+func (tx *Transaction) newStringItem(left, right *item, parent *branch, s string) *item {
+	x := &stringItem{}
+	if len(s) == 1 && s[0] < 0x80 {
+		x.cs = contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1], n: 1}
+	} else {
+		b := []byte(s)
+		x.cs = contentString{b: b[:len(b):len(b)], n: uint64(lib0.UTF16Len(b))}
+	}
+	it := &x.it
+	*it = item{id: tx.nextID(), length: x.cs.n, left: left, right: right, parent: parent, content: &x.cs, flags: flagCountable}
+	if left != nil {
+		it.origin = left.lastID()
+		it.flags |= flagOrigin
+	}
+	if right != nil {
+		it.rightOrigin = right.id
+		it.flags |= flagRightOrigin
+	}
+	return it
+}
+
 // valueContent turns one Go value into content for a list or map. JSON-like
 // values go into ContentAny (several in a row share one), as yjs does.
 func valueContent(v any) (content, bool, error) {

@@ -266,7 +266,8 @@ func (tx *Transaction) insertAttributes(parent *branch, pos *textPos, attrs attr
 	return negated
 }
 
-func (tx *Transaction) insertText(parent *branch, pos *textPos, c content, attrs attrList) {
+// insertText inserts c, or the string s when c is nil, at pos.
+func (tx *Transaction) insertText(parent *branch, pos *textPos, c content, s string, attrs attrList) {
 	for _, a := range pos.attrs {
 		if _, ok := attrs.get(a.key); !ok {
 			attrs = append(attrs, attr{a.key, nil})
@@ -274,11 +275,16 @@ func (tx *Transaction) insertText(parent *branch, pos *textPos, c content, attrs
 	}
 	minimizeAttributeChanges(pos, attrs)
 	negated := tx.insertAttributes(parent, pos, attrs)
+	var it *item
+	if c == nil {
+		it = tx.newStringItem(pos.left, pos.right, parent, s)
+	} else {
+		it = tx.newLocalItem(pos.left, pos.right, parent, nil, c)
+	}
 	if parent.markers != nil {
-		parent.updateMarkers(pos.index, int64(c.length()))
+		parent.updateMarkers(pos.index, int64(it.length))
 	}
 	index := pos.index
-	it := tx.newLocalItem(pos.left, pos.right, parent, nil, c)
 	it.integrate(tx, 0)
 	pos.right = it
 	pos.index = index
@@ -442,7 +448,7 @@ func (d *Doc) cleanupTextAfterTransaction(tx *Transaction, changedClients map[ui
 		})
 	}
 	d.transact(true, func(t *Transaction) {
-		for _, client := range sortedClientsAsc(tx.deleteSet) {
+		for _, client := range tx.dsOrder {
 			dels := tx.deleteSet[client]
 			structs := d.store.clients[client]
 			if len(structs) == 0 {
@@ -528,9 +534,13 @@ func (t *Text) Insert(index int, s string, attrs Attrs) error {
 			return err
 		}
 	}
-	return t.b.run(func(tx *Transaction) error {
-		return tx.textInsert(t.b, index, newContentString(s), al, attrs == nil)
-	})
+	if t.b.doc == nil {
+		return t.b.run(func(tx *Transaction) error { return tx.textInsert(t.b, index, s, al, attrs == nil) })
+	}
+	tx, top := t.b.doc.begin(true)
+	err := tx.textInsert(t.b, index, s, al, attrs == nil)
+	t.b.doc.end(tx, top)
+	return err
 }
 
 // run runs f in a transaction, or defers it until a prelim type is
@@ -546,7 +556,7 @@ func (b *branch) run(f func(tx *Transaction) error) error {
 	return err
 }
 
-func (tx *Transaction) textInsert(b *branch, index int, c content, attrs attrList, inherit bool) error {
+func (tx *Transaction) textInsert(b *branch, index int, s string, attrs attrList, inherit bool) error {
 	if index < 0 || uint64(index) > b.length {
 		return fmt.Errorf("%w: insert at %d, length %d", ErrIndex, index, b.length)
 	}
@@ -555,7 +565,7 @@ func (tx *Transaction) textInsert(b *branch, index int, c content, attrs attrLis
 	if inherit {
 		attrs = append(attrs[:0:0], pos.attrs...)
 	}
-	tx.insertText(b, pos, c, attrs)
+	tx.insertText(b, pos, nil, s, attrs)
 	return nil
 }
 
@@ -585,7 +595,7 @@ func (t *Text) InsertEmbed(index int, embed any, attrs Attrs) error {
 		}
 		pos := &tx.pos
 		tx.findPosition(pos, t.b, uint64(index), attrs == nil)
-		tx.insertText(t.b, pos, c, al)
+		tx.insertText(t.b, pos, c, "", al)
 		return nil
 	})
 }
@@ -595,15 +605,23 @@ func (t *Text) Delete(index, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return t.b.run(func(tx *Transaction) error {
-		if index < 0 || n < 0 || uint64(index+n) > t.b.length {
-			return fmt.Errorf("%w: delete %d at %d, length %d", ErrIndex, n, index, t.b.length)
-		}
-		pos := &tx.pos
-		tx.findPosition(pos, t.b, uint64(index), true)
-		tx.deleteText(pos, uint64(n))
-		return nil
-	})
+	if t.b.doc == nil {
+		return t.b.run(func(tx *Transaction) error { return tx.textDelete(t.b, index, n) })
+	}
+	tx, top := t.b.doc.begin(true)
+	err := tx.textDelete(t.b, index, n)
+	t.b.doc.end(tx, top)
+	return err
+}
+
+func (tx *Transaction) textDelete(b *branch, index, n int) error {
+	if index < 0 || n < 0 || uint64(index+n) > b.length {
+		return fmt.Errorf("%w: delete %d at %d, length %d", ErrIndex, n, index, b.length)
+	}
+	pos := &tx.pos
+	tx.findPosition(pos, b, uint64(index), true)
+	tx.deleteText(pos, uint64(n))
+	return nil
 }
 
 // Format sets attrs on n code units from index.

@@ -13,6 +13,10 @@ type Transaction struct {
 	changed      branchSet
 	changedCl    clockMap // scratch for changedClients
 	pos          textPos  // scratch position for text edits
+	// dsOrder lists the clients of deleteSet in the order they were first
+	// added: yjs walks a transaction's deletions in that order when it
+	// cleans up formatting, and the order decides which formats go.
+	dsOrder []uint64
 	mergeStructs []*item
 	local        bool
 
@@ -35,6 +39,7 @@ func newTransaction(d *Doc, local bool) *Transaction {
 // release makes tx available for reuse.
 func (d *Doc) release(tx *Transaction) {
 	clear(tx.deleteSet)
+	tx.dsOrder = tx.dsOrder[:0]
 	tx.before.reset()
 	tx.changed.reset()
 	tx.changedCl.reset()
@@ -42,6 +47,13 @@ func (d *Doc) release(tx *Transaction) {
 	tx.mergeStructs = tx.mergeStructs[:0]
 	tx.needFormattingCleanup = false
 	d.spareTx = tx
+}
+
+func (tx *Transaction) addDelete(client, clock, n uint64) {
+	if _, ok := tx.deleteSet[client]; !ok {
+		tx.dsOrder = append(tx.dsOrder, client)
+	}
+	tx.deleteSet.add(client, clock, n)
 }
 
 // beforeState is the state of client when the transaction started.

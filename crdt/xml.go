@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/quirehq/quire/crdt/lib0"
@@ -122,13 +123,14 @@ func (b *branch) xmlString() string {
 				for _, name := range d.Attributes.Keys() {
 					v, _ := d.Attributes.Get(name)
 					n := node{name: name}
-					if o, ok := v.(*lib0.Object); ok {
-						keys := o.Keys()
-						slices.Sort(keys)
-						for _, k := range keys {
-							av, _ := o.Get(k)
-							n.attrs = append(n.attrs, " "+k+`="`+jsString(av)+`"`)
-						}
+					keys, vals := forIn(v)
+					idx := make([]int, len(keys))
+					for i := range idx {
+						idx[i] = i
+					}
+					slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+					for _, i := range idx {
+						n.attrs = append(n.attrs, " "+keys[i]+`="`+jsString(vals[i])+`"`)
 					}
 					nodes = append(nodes, n)
 				}
@@ -145,6 +147,46 @@ func (b *branch) xmlString() string {
 		return sb.String()
 	}
 	return ""
+}
+
+// forIn lists what JavaScript's for...in visits on v: an object's keys, a
+// string's or an array's indices, nothing on other values. yjs's XmlText
+// toString walks attribute values this way, so a string value of a mark
+// shows up character by character.
+func forIn(v any) (keys []string, vals []any) {
+	switch x := v.(type) {
+	case *lib0.Object:
+		for _, k := range x.Keys() {
+			val, _ := x.Get(k)
+			keys = append(keys, k)
+			vals = append(vals, val)
+		}
+	case string:
+		i := 0
+		for _, r := range x {
+			if r >= 0x10000 {
+				// Two UTF-16 units: each half alone cannot be a Go string.
+				keys = append(keys, strconv.Itoa(i), strconv.Itoa(i+1))
+				vals = append(vals, "\uFFFD", "\uFFFD")
+				i += 2
+				continue
+			}
+			keys = append(keys, strconv.Itoa(i))
+			vals = append(vals, string(r))
+			i++
+		}
+	case []lib0.Any:
+		for i, e := range x {
+			keys = append(keys, strconv.Itoa(i))
+			vals = append(vals, e)
+		}
+	case []byte:
+		for i, e := range x {
+			keys = append(keys, strconv.Itoa(i))
+			vals = append(vals, float64(e))
+		}
+	}
+	return keys, vals
 }
 
 func nodeString(v any) string {

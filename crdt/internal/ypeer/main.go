@@ -10,7 +10,7 @@
 //	txn     {replica, ops}        → updates run ops in one transaction
 //	apply   {replica, update, v2} → updates apply a v1 (or v2) update
 //	sv      {replica}             → sv       encoded state vector
-//	diff    {replica, sv}         → update   EncodeStateAsUpdate(sv)
+//	diff    {replica, sv, v2}     → update   EncodeStateAsUpdate(sv) (V2 if v2)
 //	state   {replica}             → v1, v2, sv, json (ToJSON of the doc)
 //	drop    {replica}                        forget a replica
 //	reset                                    forget all replicas
@@ -78,13 +78,28 @@ var (
 	b64      = base64.StdEncoding.EncodeToString
 )
 
+// With QUIRE_PEER_LOG=FILE every request is appended to FILE; feeding
+// that file back on standard input replays a session outside Node, which is
+// how a failing seed is debugged in Go.
 func main() {
+	var logf *os.File
+	if p := os.Getenv("QUIRE_PEER_LOG"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ypeer:", err)
+			os.Exit(1)
+		}
+		logf = f
+	}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	for {
 		line, err := in.ReadBytes('\n')
+		if logf != nil && len(line) > 0 {
+			logf.Write(line)
+		}
 		if len(line) > 0 {
 			var req request
 			var res response
@@ -187,7 +202,12 @@ func serve(req *request) (res response) {
 		if err != nil {
 			return response{Error: "bad base64: " + err.Error()}
 		}
-		d, err := r.doc.EncodeStateAsUpdate(sv)
+		var d []byte
+		if req.V2 {
+			d, err = r.doc.EncodeStateAsUpdateV2(sv)
+		} else {
+			d, err = r.doc.EncodeStateAsUpdate(sv)
+		}
 		if err != nil {
 			return response{Error: "EncodeStateAsUpdate: " + err.Error()}
 		}

@@ -9,14 +9,14 @@ type Transaction struct {
 	deleteSet deleteSet
 	// before holds the state of each client whose state changed, taken just
 	// before its first change. Clients not in it did not change.
-	before       clockMap
-	changed      branchSet
-	changedCl    clockMap // scratch for changedClients
-	pos          textPos  // scratch position for text edits
+	before    clockMap
+	changed   branchSet
+	changedCl clockMap // scratch for changedClients
+	pos       textPos  // scratch position for text edits
 	// dsOrder lists the clients of deleteSet in the order they were first
 	// added: yjs walks a transaction's deletions in that order when it
 	// cleans up formatting, and the order decides which formats go.
-	dsOrder []uint64
+	dsOrder      []uint64
 	mergeStructs []*item
 	local        bool
 

@@ -58,6 +58,9 @@ type Bolt struct {
 	closed bool
 	db     *bolt.DB
 	path   string
+
+	appends    chan *appendReq // to writer; closed by Close
+	writerDone chan struct{}
 }
 
 var _ Store = (*Bolt)(nil)
@@ -100,7 +103,7 @@ func WithNoSync() BoltOption {
 // page), OpenBolt returns ErrCorrupt, but bbolt offers no way to unmap what
 // it had mapped, and the mapping keeps the file locked until this process
 // exits. Treat ErrCorrupt from OpenBolt as fatal for that path.
-func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
+func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
 	cfg := boltConfig{lockTimeout: DefaultLockTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -108,30 +111,7 @@ func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-
-	// bbolt can panic on a damaged file while it loads the freelist, or
-	// fault on a truncated one (see view); turn both into ErrCorrupt, and
-	// close the file we can reach.
-	var file *os.File
-	defer func() {
-		if r := recover(); r != nil {
-			if file != nil {
-				file.Close()
-			}
-			err = fmt.Errorf("storage: open %s: %w: bbolt: %v", path, ErrCorrupt, r)
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      cfg.lockTimeout,
-		NoSync:       cfg.noSync,
-		FreelistType: bolt.FreelistMapType,
-		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			f, err := os.OpenFile(name, flag, perm)
-			file = f
-			return f, err
-		},
-	})
+	db, err := openDB(path, cfg)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("storage: open %s: %w (waited %v; is another quire running on it?)", path, ErrLocked, cfg.lockTimeout)
@@ -146,13 +126,44 @@ func OpenBolt(path string, opts ...BoltOption) (_ *Bolt, err error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
+	s.appends = make(chan *appendReq, maxGroupRequests)
+	s.writerDone = make(chan struct{})
+	go s.writer()
 	return s, nil
+}
+
+// openDB is bolt.Open made safe for damaged files. bbolt can panic while
+// it loads the freelist, or fault on a truncated file (see view); both
+// become ErrCorrupt, and the file we can reach is closed.
+func openDB(path string, cfg boltConfig) (_ *bolt.DB, err error) {
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: cfg.lockTimeout,
+		NoSync:  cfg.noSync,
+		// Compaction frees a log's pages in bulk; the hashmap freelist
+		// keeps allocation fast as the file fragments.
+		FreelistType: bolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
 }
 
 // initFormat accepts a file of our format, or an empty one which it
 // formats, and refuses any other bolt file rather than write into it.
 func (s *Bolt) initFormat() error {
-	var state int // 0 empty, 1 ours
+	var ours bool
 	err := s.view(func(tx *bolt.Tx) error {
 		info := tx.Bucket(bucketInfo)
 		if info == nil {
@@ -167,10 +178,10 @@ func (s *Bolt) initFormat() error {
 		if tx.Bucket(bucketDocs) == nil {
 			return fmt.Errorf("%w: docs bucket missing", ErrCorrupt)
 		}
-		state = 1
+		ours = true
 		return nil
 	})
-	if err != nil || state == 1 {
+	if err != nil || ours {
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
@@ -342,7 +353,9 @@ func (s *Bolt) Load(ctx context.Context, doc string) (State, error) {
 	return st, nil
 }
 
-// Append implements Store.
+// Append implements Store. Appends that arrive while a commit is under way
+// are committed together in the next transaction (see writer), so each
+// caller waits for at most two fsyncs however many documents are busy.
 func (s *Bolt) Append(ctx context.Context, doc string, updates ...[]byte) (Meta, error) {
 	if err := checkUpdates(updates); err != nil {
 		return Meta{}, opErr("append", doc, err)
@@ -358,54 +371,144 @@ func (s *Bolt) Append(ctx context.Context, doc string, updates ...[]byte) (Meta,
 		return Meta{}, opErr("append", doc, err)
 	}
 	defer s.mu.RUnlock()
-	var out Meta
+	// Once queued the request is not abandoned, even if ctx ends: the
+	// commit is short, and a caller told "failed" about an update that was
+	// then stored would be worse off than one kept waiting.
+	r := &appendReq{doc: doc, updates: updates, done: make(chan struct{})}
+	s.appends <- r
+	<-r.done
+	if r.err != nil {
+		return Meta{}, opErr("append", doc, r.err)
+	}
+	return r.meta, nil
+}
+
+// appendReq is one Append waiting for the writer.
+type appendReq struct {
+	doc     string
+	updates [][]byte
+	meta    Meta
+	err     error
+	done    chan struct{}
+}
+
+// Limits on one group commit, so that a burst does not make one
+// transaction (and the wait of everyone in it) arbitrarily long.
+const (
+	maxGroupRequests = 256
+	maxGroupBytes    = 16 << 20
+)
+
+// writer is the goroutine that commits Appends. bbolt admits one writing
+// transaction at a time and each costs an fsync, so if every Append
+// committed on its own, the server's edit rate would be the disk's fsync
+// rate divided among all busy documents. Instead writer takes whatever has
+// queued up while the previous commit ran and commits it as one
+// transaction: one fsync for many documents. A lone Append is committed at
+// once, with no timer to add latency.
+func (s *Bolt) writer() {
+	defer close(s.writerDone)
+	for r := range s.appends {
+		group := []*appendReq{r}
+		size := reqBytes(r)
+	drain:
+		for len(group) < maxGroupRequests && size < maxGroupBytes {
+			select {
+			case r, ok := <-s.appends:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				size += reqBytes(r)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func reqBytes(r *appendReq) int {
+	n := 0
+	for _, u := range r.updates {
+		n += len(u)
+	}
+	return n
+}
+
+// commitGroup commits the group in one transaction. If that fails, it
+// commits each request on its own, so that one damaged document fails only
+// its own Append and the others are stored.
+func (s *Bolt) commitGroup(group []*appendReq) {
 	t := now().UnixNano()
 	err := s.update(func(tx *bolt.Tx) error {
-		docs, err := docsBucket(tx)
-		if err != nil {
-			return err
-		}
-		var m diskMeta
-		b := docs.Bucket([]byte(doc))
-		if b == nil {
-			if b, err = docs.CreateBucket([]byte(doc)); err != nil {
+		for _, r := range group {
+			m, err := appendTx(tx, r.doc, r.updates, t)
+			if err != nil {
 				return err
 			}
-			if _, err = b.CreateBucket(bucketLog); err != nil {
-				return err
-			}
-			m.created = t
-		} else if m, err = readMeta(b); err != nil {
-			return err
+			r.meta = m
 		}
-		log := b.Bucket(bucketLog)
-		// Keys only ever grow, so full pages never take a later insert:
-		// pack them instead of leaving bbolt's default half-empty splits.
-		log.FillPercent = 0.95
-		// bbolt keeps key and value slices until commit. Values are the
-		// caller's, valid for the whole call; keys get one fresh backing
-		// array so no key aliases another.
-		keys := make([]byte, 8*len(updates))
-		for i, u := range updates {
-			m.lastSeq++
-			k := keys[8*i : 8*i+8]
-			binary.BigEndian.PutUint64(k, m.lastSeq)
-			if err := log.Put(k, u); err != nil {
-				return err
-			}
-			m.logBytes += uint64(len(u))
-		}
-		m.updated = t
-		if err := b.Put(keyMeta, m.encode()); err != nil {
-			return err
-		}
-		out = m.meta(doc, b)
 		return nil
 	})
-	if err != nil {
-		return Meta{}, opErr("append", doc, err)
+	if err != nil && len(group) > 1 {
+		for _, r := range group {
+			r.err = s.update(func(tx *bolt.Tx) (err error) {
+				r.meta, err = appendTx(tx, r.doc, r.updates, t)
+				return err
+			})
+		}
+	} else {
+		for _, r := range group {
+			r.err = err
+		}
 	}
-	return out, nil
+	for _, r := range group {
+		close(r.done)
+	}
+}
+
+// appendTx adds updates to doc's log within tx and returns the new Meta.
+func appendTx(tx *bolt.Tx, doc string, updates [][]byte, t int64) (Meta, error) {
+	docs, err := docsBucket(tx)
+	if err != nil {
+		return Meta{}, err
+	}
+	var m diskMeta
+	b := docs.Bucket([]byte(doc))
+	if b == nil {
+		if b, err = docs.CreateBucket([]byte(doc)); err != nil {
+			return Meta{}, err
+		}
+		if _, err = b.CreateBucket(bucketLog); err != nil {
+			return Meta{}, err
+		}
+		m.created = t
+	} else if m, err = readMeta(b); err != nil {
+		return Meta{}, err
+	}
+	log := b.Bucket(bucketLog)
+	// Keys only ever grow, so full pages never take a later insert: pack
+	// them instead of leaving bbolt's default half-empty splits.
+	log.FillPercent = 0.95
+	// bbolt keeps key and value slices until commit. Values are the
+	// caller's, valid until its Append returns; keys get one fresh backing
+	// array so no key aliases another.
+	keys := make([]byte, 8*len(updates))
+	for i, u := range updates {
+		m.lastSeq++
+		k := keys[8*i : 8*i+8]
+		binary.BigEndian.PutUint64(k, m.lastSeq)
+		if err := log.Put(k, u); err != nil {
+			return Meta{}, err
+		}
+		m.logBytes += uint64(len(u))
+	}
+	m.updated = t
+	if err := b.Put(keyMeta, m.encode()); err != nil {
+		return Meta{}, err
+	}
+	return m.meta(doc, b), nil
 }
 
 // Compact implements Store.
@@ -569,7 +672,8 @@ func (s *Bolt) Delete(ctx context.Context, doc string) error {
 	return nil
 }
 
-// Close implements Store. It waits for operations in flight.
+// Close implements Store. It waits for operations in flight, then stops the
+// writer and closes the file.
 func (s *Bolt) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -577,6 +681,10 @@ func (s *Bolt) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Every Append holds mu shared until its request is done, so the
+	// queue is empty now and the writer exits at once.
+	close(s.appends)
+	<-s.writerDone
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", s.path, err)
 	}

@@ -320,6 +320,66 @@ func TestBoltCorruptFile(t *testing.T) {
 	})
 }
 
+// TestBoltGroupCommitIsolation: Appends that share a transaction must not
+// share a failure. One document's meta record is damaged; Appends to it
+// fail with ErrCorrupt while Appends to other documents, committed in the
+// same groups, all succeed.
+func TestBoltGroupCommitIsolation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openBolt(t, path)
+	if _, err := s.Append(ctx, "bad", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("docs")).Bucket([]byte("bad")).Put([]byte("meta"), []byte("garbage"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s = openBolt(t, path)
+	const writers, appends = 8, 30
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		go func() {
+			doc := fmt.Sprintf("good%d", w)
+			for i := range appends {
+				if _, err := s.Append(ctx, doc, []byte(fmt.Sprint(i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for range appends {
+			if _, err := s.Append(ctx, "bad", []byte("y")); !errors.Is(err, storage.ErrCorrupt) {
+				errs <- fmt.Errorf("append to damaged doc: err = %v, want ErrCorrupt", err)
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range writers + 1 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for w := range writers {
+		m, err := s.Stat(ctx, fmt.Sprintf("good%d", w))
+		if err != nil || m.LastSeq != appends {
+			t.Errorf("good%d: %+v, %v", w, m, err)
+		}
+	}
+}
+
 // openAndRead opens path and reads everything in it, returning the first
 // error.
 func openAndRead(path string) error {

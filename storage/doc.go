@@ -27,10 +27,12 @@
 //     Append has returned without error. If Append fails, the updates may or
 //     may not be stored (the disk may have failed mid-commit); the session
 //     must not acknowledge them and should treat the document as suspect.
-//   - Batch. Each Append is one transaction and, for the bolt store, one
-//     fsync, whatever the number of updates; Appends of different documents
-//     also serialize on bbolt's single writer. Pass every update waiting in
-//     the inbox to one call rather than one call per update.
+//   - Batch. An Append costs a transaction and, for the bolt store, an
+//     fsync, whatever the number of updates in it, so pass every update
+//     waiting in the inbox to one call rather than one call per update.
+//     The bolt store also commits concurrent Appends of different
+//     documents together, so many busy sessions share each fsync; a
+//     session gains nothing by holding updates back to make bigger batches.
 //   - Compact with an honest through. [Store.Compact] trusts that the
 //     snapshot contains the old snapshot and every update up to and
 //     including through. Containing more is harmless, because applying a

@@ -117,8 +117,24 @@ func readDeleteSet(dec dsDecoder, limit int) (deleteSet, error) {
 // readDeleteSetOrdered also returns the clients in the order they are
 // encoded, the order yjs applies them in.
 func readDeleteSetOrdered(dec dsDecoder, limit int) (deleteSet, []uint64, error) {
-	ds := deleteSet{}
+	return readDeleteSetInto(dec, limit, nil)
+}
+
+// readDeleteSetInto decodes into the scratch buffers of sc when not nil.
+func readDeleteSetInto(dec dsDecoder, limit int, sc *decodeScratch) (deleteSet, []uint64, error) {
+	var ds deleteSet
 	var order []uint64
+	if sc != nil {
+		if sc.ds == nil {
+			sc.ds = deleteSet{}
+		}
+		clear(sc.ds)
+		ds = sc.ds
+		order = sc.dsOrder[:0]
+		defer func() { sc.dsOrder = order[:0] }()
+	} else {
+		ds = deleteSet{}
+	}
 	rest := dec.rest()
 	n := rest.ReadVarUint()
 	for i := uint64(0); i < n && dec.err() == nil; i++ {

@@ -23,6 +23,7 @@
 package crdt
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 
@@ -56,6 +57,9 @@ type Doc struct {
 	markerClock uint64
 	scratch     [2]map[*item]struct{}
 	slab        []item // preallocated items for the update being applied
+	scratchDec  decodeScratch
+	v1lib       lib0.Decoder
+	v1dec       updateDecoderV1
 }
 
 // NewDoc returns an empty document.
@@ -152,22 +156,30 @@ func (d *Doc) Roots() []string { return append([]string(nil), d.order...) }
 // asking for billions.
 func updateLimit(n int) int { return 64*n + 1024 }
 
-// ApplyUpdate integrates a v1 update.
+// ApplyUpdate integrates a v1 update. The Doc keeps no reference to
+// update: callers may reuse the buffer.
 func (d *Doc) ApplyUpdate(update []byte) error {
-	return d.applyUpdate(newUpdateDecoderV1(update), len(update))
+	// Decoded strings alias the buffer they come from; give them one the
+	// caller cannot overwrite.
+	update = bytes.Clone(update)
+	d.v1lib.Reset(update)
+	d.v1dec = updateDecoderV1{dsDecoderV1{d: &d.v1lib}}
+	return d.applyUpdate(&d.v1dec, len(update))
 }
 
-// ApplyUpdateV2 integrates a v2 update.
+// ApplyUpdateV2 integrates a v2 update. The Doc keeps no reference to
+// update.
 func (d *Doc) ApplyUpdateV2(update []byte) error {
+	update = bytes.Clone(update)
 	return d.applyUpdate(newUpdateDecoderV2(update), len(update))
 }
 
 func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
-	refs, err := readClientsStructRefs(dec, d, updateLimit(size))
+	refs, err := readClientsStructRefsInto(dec, d, updateLimit(size), &d.scratchDec)
 	if err != nil {
 		return err
 	}
-	ds, order, err := readDeleteSetOrdered(dec, updateLimit(size))
+	ds, order, err := readDeleteSetInto(dec, updateLimit(size), &d.scratchDec)
 	if err != nil {
 		return fmt.Errorf("%w: delete set: %w", ErrMalformed, err)
 	}

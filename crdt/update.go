@@ -102,11 +102,43 @@ type clientRefs struct {
 }
 
 // readClientsStructRefs decodes the struct part of an update. Root types it
-// names are created in d (when not nil), as yjs does. limit bounds the number of structs
-// (a header may claim more than the bytes can hold).
+// names are created in d (when not nil), as yjs does. limit bounds the number
+// of structs (a header may claim more than the bytes can hold).
 func readClientsStructRefs(dec updateDecoder, d *Doc, limit int) (map[uint64]*clientRefs, error) {
+	return readClientsStructRefsInto(dec, d, limit, nil)
+}
+
+// decodeScratch keeps the buffers of update decoding between updates, so
+// that applying a one-keystroke update allocates little. What is decoded
+// into it is dead once the update is applied: content is allocated apart,
+// and structs left pending are encoded into bytes before returning.
+type decodeScratch struct {
+	byClient map[uint64]*clientRefs
+	crs      []clientRefs
+	refs     []structRef
+	ids      []uint64
+	stack    []*structRef
+	state    clockMap
+	ds       deleteSet
+	dsOrder  []uint64
+}
+
+func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeScratch) (map[uint64]*clientRefs, error) {
 	rest := dec.rest()
-	out := map[uint64]*clientRefs{}
+	var out map[uint64]*clientRefs
+	var refsBuf []structRef
+	if sc != nil {
+		if sc.byClient == nil {
+			sc.byClient = map[uint64]*clientRefs{}
+		}
+		clear(sc.byClient)
+		out = sc.byClient
+		sc.crs = sc.crs[:0]
+		clear(sc.refs)
+		refsBuf = sc.refs[:0]
+	} else {
+		out = map[uint64]*clientRefs{}
+	}
 	numClients := rest.ReadVarUint()
 	total := 0
 	for c := uint64(0); c < numClients && dec.err() == nil; c++ {
@@ -120,7 +152,23 @@ func readClientsStructRefs(dec updateDecoder, d *Doc, limit int) (map[uint64]*cl
 			return nil, errTooLarge
 		}
 		total += int(n)
-		cr := &clientRefs{refs: make([]structRef, 0, n)}
+		var cr *clientRefs
+		start := len(refsBuf)
+		if sc != nil {
+			if cap(sc.crs) > len(sc.crs) {
+				sc.crs = sc.crs[:len(sc.crs)+1]
+			} else {
+				// A new backing array: earlier pointers keep the old one.
+				sc.crs = append(make([]clientRefs, 0, 2*cap(sc.crs)+1), sc.crs...)
+				sc.crs = sc.crs[:len(sc.crs)+1]
+			}
+			cr = &sc.crs[len(sc.crs)-1]
+			*cr = clientRefs{}
+		} else {
+			cr = &clientRefs{}
+			refsBuf = make([]structRef, 0, min(n, 4096))
+			start = 0
+		}
 		out[client] = cr
 		for i := uint64(0); i < n && dec.err() == nil; i++ {
 			info := dec.readInfo()
@@ -169,8 +217,12 @@ func readClientsStructRefs(dec updateDecoder, d *Doc, limit int) (map[uint64]*cl
 				return nil, errClockOverflow
 			}
 			clock += r.length
-			cr.refs = append(cr.refs, r)
+			refsBuf = append(refsBuf, r)
 		}
+		cr.refs = refsBuf[start:len(refsBuf):len(refsBuf)]
+	}
+	if sc != nil {
+		sc.refs = refsBuf
 	}
 	if err := dec.err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -271,11 +323,13 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 		return nil
 	}
 	store := tx.doc.store
-	ids := make([]uint64, 0, len(clientsRefs))
+	sc := &tx.doc.scratchDec
+	ids := sc.ids[:0]
 	for c := range clientsRefs {
 		ids = append(ids, c)
 	}
 	slices.Sort(ids)
+	defer func() { sc.ids = ids[:0] }()
 	nextTarget := func() *clientRefs {
 		for len(ids) > 0 {
 			t := clientsRefs[ids[len(ids)-1]]
@@ -290,15 +344,22 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 	if cur == nil {
 		return nil
 	}
-	rest := map[uint64][]structRef{}
-	missingSV := map[uint64]uint64{}
+	var rest map[uint64][]structRef
+	var missingSV map[uint64]uint64
 	updateMissing := func(client, clock uint64) {
+		if missingSV == nil {
+			missingSV = map[uint64]uint64{}
+		}
 		if m, ok := missingSV[client]; !ok || m > clock {
 			missingSV[client] = clock
 		}
 	}
-	var stack []*structRef
+	stack := sc.stack[:0]
+	defer func() { clear(stack); sc.stack = stack[:0] }()
 	addStackToRest := func() {
+		if rest == nil {
+			rest = map[uint64][]structRef{}
+		}
 		for _, r := range stack {
 			client := r.id.Client
 			if cr, ok := clientsRefs[client]; ok {
@@ -316,15 +377,16 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 	}
 	head := &cur.refs[cur.i]
 	cur.i++
-	state := map[uint64]uint64{}
+	state := &sc.state
+	state.reset()
 	var left, right *item
 	var parent *branch
 	for {
 		if head.kind != refSkip {
-			local, ok := state[head.id.Client]
+			local, ok := state.get(head.id.Client)
 			if !ok {
 				local = store.state(head.id.Client)
-				state[head.id.Client] = local
+				state.set(head.id.Client, local)
 			}
 			if local < head.id.Clock {
 				stack = append(stack, head)
@@ -350,7 +412,7 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 					}
 				} else if offset == 0 || offset < head.length {
 					tx.integrateRef(head, offset, left, right, parent)
-					state[head.id.Client] = head.id.Clock + head.length
+					state.set(head.id.Client, head.id.Clock+head.length)
 				}
 			}
 		}
@@ -396,17 +458,26 @@ func writeRefs(enc updateEncoder, refs map[uint64][]structRef) {
 // yet present (yjs's readAndApplyDeleteSet).
 func (tx *Transaction) applyDeleteSet(ds deleteSet, order []uint64) deleteSet {
 	store := tx.doc.store
-	unapplied := deleteSet{}
+	var unapplied deleteSet
+	addUnapplied := func(client, clock, n uint64) {
+		if unapplied == nil {
+			unapplied = deleteSet{}
+		}
+		unapplied.add(client, clock, n)
+	}
 	for _, client := range order {
 		state := store.state(client)
 		for _, d := range ds[client] {
 			clock, end := d.clock, d.clock+d.len
+			if d.len == 0 {
+				continue // yjs never writes one; it would only split an item
+			}
 			if clock >= state {
-				unapplied.add(client, clock, end-clock)
+				addUnapplied(client, clock, end-clock)
 				continue
 			}
 			if state < end {
-				unapplied.add(client, state, end-state)
+				addUnapplied(client, state, end-state)
 			}
 			structs := store.clients[client]
 			i := findIndex(structs, clock)
@@ -435,8 +506,11 @@ func (tx *Transaction) applyDeleteSet(ds deleteSet, order []uint64) deleteSet {
 	return unapplied
 }
 
-// encodeDeleteSetUpdate encodes deletions alone as a v2 update.
+// encodeDeleteSetUpdate encodes deletions alone as a v2 update. Ranges are
+// sorted and merged first: yjs writes them as they came, but only a forged
+// update has them out of order, and v2 cannot encode that.
 func encodeDeleteSetUpdate(ds deleteSet) []byte {
+	ds.sortAndMerge()
 	enc := newUpdateEncoderV2()
 	enc.rest().WriteVarUint(0)
 	writeDeleteSet(enc, ds)

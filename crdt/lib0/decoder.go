@@ -32,6 +32,9 @@ type Decoder struct {
 // alias b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
 
+// Reset makes the decoder read b from the start, clearing any error.
+func (d *Decoder) Reset(b []byte) { *d = Decoder{buf: b} }
+
 // Err returns the first error the decoder met, or nil.
 func (d *Decoder) Err() error { return d.err }
 

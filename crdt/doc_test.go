@@ -104,7 +104,7 @@ func TestWireExamples(t *testing.T) {
 	})
 	t.Run("E formatted insert", func(t *testing.T) {
 		d, _ := newTestDoc(6, true)
-		d.Text("t").Insert(0, "hi", Attrs{"bold": true})
+		d.Text("t").Insert(0, "hi", Attrs{{"bold", true}})
 		want := unhex(t, "01 03 06 00 | 06 01 01 74 04 626f6c64 04 74727565 | 84 06 00 02 68 69 | 86 06 02 04 626f6c64 04 6e756c6c | 00")
 		if got := mustState(t, d); !bytes.Equal(got, want) {
 			t.Fatalf("state %x, want %x", got, want)

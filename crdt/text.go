@@ -17,9 +17,18 @@ func NewText() *Text { return &Text{newBranch(kindText, "")} }
 
 func (t *Text) base() *branch { return t.b }
 
-// Attrs are formatting attributes, such as {"bold": true}. A nil value
-// removes the attribute. Attributes are applied in key order.
-type Attrs map[string]any
+// Attrs are formatting attributes, such as {{"bold", true}}. A nil value
+// removes the attribute. They are a list, not a map, because their order
+// is the order the format items are created in, which other replicas see:
+// it must be the order a JavaScript object literal would have (insertion
+// order, for names that are not numbers).
+type Attrs []Attr
+
+// Attr is one formatting attribute.
+type Attr struct {
+	Key   string
+	Value any
+}
 
 // attrList is an insertion-ordered attribute map: JavaScript Map semantics,
 // which yjs uses for current attributes and (for non-numeric keys) plain
@@ -79,18 +88,13 @@ func (l attrList) object() *lib0.Object {
 }
 
 func toAttrList(a Attrs) (attrList, error) {
-	keys := make([]string, 0, len(a))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make(attrList, 0, len(keys))
-	for _, k := range keys {
-		v, err := lib0.Normalize(a[k])
+	out := make(attrList, 0, len(a))
+	for _, at := range a {
+		v, err := lib0.Normalize(at.Value)
 		if err != nil {
-			return nil, fmt.Errorf("%w: attribute %q: %w", ErrValue, k, err)
+			return nil, fmt.Errorf("%w: attribute %q: %w", ErrValue, at.Key, err)
 		}
-		out = append(out, attr{k, v})
+		out.set(at.Key, v)
 	}
 	return out, nil
 }
@@ -222,8 +226,10 @@ func (tx *Transaction) insertNegatedAttributes(parent *branch, pos *textPos, neg
 			if !ok {
 				break
 			}
-			nv, _ := negated.get(f.key)
-			if !equalAttrs(nv, f.v) {
+			// A key that is not negated never matches, not even a null
+			// value: yjs compares against undefined here.
+			nv, ok := negated.get(f.key)
+			if !ok || !equalAttrs(nv, f.v) {
 				break
 			}
 			negated.del(f.key)

@@ -390,7 +390,8 @@ func attrs(raw json.RawMessage) (crdt.Attrs, error) {
 	}
 	a := crdt.Attrs{}
 	for _, k := range o.Keys() {
-		a[k], _ = o.Get(k)
+		v, _ := o.Get(k)
+		a = append(a, crdt.Attr{Key: k, Value: v})
 	}
 	return a, nil
 }

@@ -1,0 +1,108 @@
+package crdt
+
+import (
+	"testing"
+)
+
+// fuzzSeeds are updates of every kind: the documented wire examples and
+// updates of a small session touching every type.
+func fuzzSeeds(tb testing.TB) [][]byte {
+	seeds := [][]byte{
+		unhexTB(tb, "01 01 01 00 04 01 01 74 03 61 62 63 00"),
+		unhexTB(tb, "02 01 02 00 c4 01 00 01 01 01 58 02 01 00 04 01 01 74 01 61 81 01 00 02 01 01 01 01 02"),
+		unhexTB(tb, "01 03 05 00 21 01 01 6d 01 6b 01 28 01 01 6d 01 73 01 77 02 68 69 a8 05 00 01 7c bf c0 00 00 01 05 01 00 01"),
+		unhexTB(tb, "01 05 08 00 08 01 01 61 02 7d 01 78 83 08 01 01 09 87 08 02 01 87 08 03 03 01 70 28 00 08 03 01 78 01 7e 00"),
+		unhexTB(tb, "01 03 06 00 06 01 01 74 04 626f6c64 04 74727565 84 06 00 02 68 69 86 06 02 04 626f6c64 04 6e756c6c 00"),
+		unhexTB(tb, "02 01 02 00 00 01 02 01 00 01 01 01 61 01 00 02 02 02 01 00 01 01 01 00 03"),
+		unhexTB(tb, "01 03 01 00 04 01 01 74 01 61 0a 01 84 01 01 01 63 00"),
+	}
+	d, ups := newTestDoc(9, true)
+	m := d.Map("m")
+	m.Set("k", "v")
+	sub := NewText()
+	m.Set("t", sub)
+	sub.Insert(0, "hello", Attrs{{"bold", true}})
+	d.Array("a").Insert(0, 1, "x", []byte{1, 2}, NewMap())
+	f := d.XmlFragment("x")
+	e := NewXmlElement("p")
+	f.Insert(0, e)
+	e.SetAttribute("a", "b")
+	e.Insert(0, NewXmlText())
+	d.Text("t").Insert(0, "a😀b", nil)
+	d.Text("t").Delete(1, 1)
+	seeds = append(seeds, *ups...)
+	seeds = append(seeds, mustState(tb, d))
+	return seeds
+}
+
+func unhexTB(tb testing.TB, s string) []byte {
+	t, ok := tb.(*testing.T)
+	if !ok {
+		t = &testing.T{}
+	}
+	return unhex(t, s)
+}
+
+// FuzzApplyUpdate: no input makes ApplyUpdate panic, and whatever it
+// accepts encodes into an update that a fresh doc accepts and encodes the
+// same way.
+func FuzzApplyUpdate(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzApply(t, data, false)
+	})
+}
+
+// FuzzApplyUpdateV2 is FuzzApplyUpdate for the v2 format.
+func FuzzApplyUpdateV2(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		if v2, err := ConvertUpdateV1ToV2(s); err == nil {
+			f.Add(v2)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzApply(t, data, true)
+	})
+}
+
+func fuzzApply(t *testing.T, data []byte, v2 bool) {
+	d := NewDoc(Options{ClientID: 1})
+	d.Text("t").Insert(0, "base", nil)
+	var err error
+	if v2 {
+		err = d.ApplyUpdateV2(data)
+	} else {
+		err = d.ApplyUpdate(data)
+	}
+	if err != nil {
+		return
+	}
+	state, err := d.EncodeStateAsUpdate(nil)
+	if err != nil {
+		t.Fatalf("encode after accepted update: %v", err)
+	}
+	d2 := NewDoc(Options{ClientID: 2})
+	if err := d2.ApplyUpdate(state); err != nil {
+		t.Fatalf("own state rejected: %v", err)
+	}
+	_ = d.ToJSON()
+	_ = d2.ToJSON()
+}
+
+// FuzzDecodeStateVector: no panic, and what decodes encodes back the same.
+func FuzzDecodeStateVector(f *testing.F) {
+	f.Add([]byte{0})
+	f.Add([]byte{1, 1, 3})
+	f.Add([]byte{2, 0x80, 0x80, 0x80, 0x80, 0x08, 5, 7, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sv, err := DecodeStateVector(data)
+		if err != nil {
+			return
+		}
+		if _, err := DecodeStateVector(EncodeStateVector(sv)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

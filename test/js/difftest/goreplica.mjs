@@ -121,8 +121,8 @@ export class GoReplica {
     return unb64((await this.peer.call('sv', { replica: this.name })).sv)
   }
 
-  async diff (sv) {
-    return unb64((await this.peer.call('diff', { replica: this.name, sv: b64(sv) })).update)
+  async diff (sv, v2) {
+    return unb64((await this.peer.call('diff', { replica: this.name, sv: b64(sv), v2: !!v2 })).update)
   }
 
   async state () {

@@ -184,6 +184,7 @@ export const runSession = async (script, makeReplica, opts = {}) => {
                 rec.ev(`r${b}.sv`, hex(sv))
                 const d = await reps[a].diff(sv)
                 rec.ev(`r${a}.diff(r${b})`, hex(d))
+                rec.ev(`r${a}.diffV2(r${b})`, hex(await reps[a].diff(sv, true)))
                 const em = await reps[b].apply(d, false)
                 if (em.length > 0) quiet = false
                 emitted(b, em, false)

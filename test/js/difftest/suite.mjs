@@ -48,7 +48,7 @@ export const runSeeds = async (t, o) => {
       failures.push({ seed, report })
       if (!o.quiet) {
         if (failures.length <= 2 || cfg.verbose) log(`seed ${seed} FAILED\n${report}\n${repro}\n`)
-        else log(`seed ${seed} FAILED: ${report.split('\n')[1]}\n${repro}\n`)
+        else log(`seed ${seed} FAILED: ${report.split('\n').slice(1, 3).map(l => l.trim().slice(0, 300)).join('\n  ')}\n${repro}\n`)
       }
       if (failures.length >= cfg.maxFail) break
     }

@@ -294,9 +294,10 @@ func (w *lazyWriter) finish() {
 	}
 }
 
-// writeDeleteSetFor writes ds, first checking what a v2 encoder cannot
-// express: there yjs either throws (empty range) or writes a wrapped
-// negative varUint (ranges out of order), and our encoder would panic.
+// writeDeleteSetFor writes ds, first checking what v2 cannot express. yjs
+// throws on an empty range and writes a wrapped negative varUint for ranges
+// out of order (a client listed twice); the v2 encoder would quietly bend
+// both into other ranges. An error is the honest answer to either.
 func writeDeleteSetFor(enc updateEncoder, ds deleteSet, v2 bool) error {
 	if v2 {
 		for _, dels := range ds {

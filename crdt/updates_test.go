@@ -924,7 +924,7 @@ func checkOutput(t *testing.T, out []byte, inLen int, v2 bool) {
 	}
 }
 
-func fuzzSeeds(f *testing.F) {
+func updatesFuzzSeeds(f *testing.F) {
 	for _, s := range []string{
 		"01 01 01 00 04 01 01 74 03 61 62 63 00",
 		"02 01 02 00 c4 01 00 01 01 01 58 02 01 00 04 01 01 74 01 61 81 01 00 02 01 01 01 01 02",
@@ -942,7 +942,7 @@ func fuzzSeeds(f *testing.F) {
 }
 
 func FuzzMergeUpdates(f *testing.F) {
-	fuzzSeeds(f)
+	updatesFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -970,7 +970,7 @@ func FuzzMergeUpdates(f *testing.F) {
 }
 
 func FuzzDiffUpdate(f *testing.F) {
-	fuzzSeeds(f)
+	updatesFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parts := splitFuzz(data, 2)
 		if parts == nil {
@@ -1004,7 +1004,7 @@ func FuzzDiffUpdate(f *testing.F) {
 }
 
 func FuzzConvertV2ToV1(f *testing.F) {
-	fuzzSeeds(f)
+	updatesFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v1, err := ConvertUpdateV2ToV1(data)
 		if err != nil {
@@ -1028,4 +1028,31 @@ func FuzzConvertV2ToV1(f *testing.F) {
 			t.Fatalf("round trip of % x: % x, %v", v1, back, err)
 		}
 	})
+}
+
+// BenchmarkMergeUpdates merges the updates of a typing session: one update
+// per keystroke, the way a server's log holds them.
+func BenchmarkMergeUpdates(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			d := NewDoc(Options{ClientID: 42})
+			var updates [][]byte
+			d.OnUpdate(func(u []byte) { updates = append(updates, slices.Clone(u)) })
+			txt := d.Text("t")
+			rng := rand.New(rand.NewPCG(1, 2))
+			for range n {
+				if txt.Len() > 10 && rng.IntN(5) == 0 {
+					_ = txt.Delete(rng.IntN(txt.Len()), 1)
+				} else {
+					_ = txt.Insert(rng.IntN(txt.Len()+1), "x", nil)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := MergeUpdates(updates); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/quirehq/quire/crdt/lib0"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -134,4 +136,50 @@ func TestWireExamples(t *testing.T) {
 			t.Fatal("states differ")
 		}
 	})
+}
+
+// A doc loaded from an update knows its roots only by name; its JSON view
+// infers each root's kind and must equal the view of the typed original.
+func TestJSONInfersRootKinds(t *testing.T) {
+	d := NewDoc(Options{ClientID: 3})
+	d.Text("text").Insert(0, "hello", Attrs{{"bold", true}})
+	m := d.Map("map")
+	m.Set("n", 1.5)
+	m.Set("o", map[string]any{"b": 1, "a": []any{true, nil}})
+	nested := NewArray()
+	m.Set("list", nested)
+	nested.Insert(0, "x", 2)
+	d.Array("array").Insert(0, 1, "two", NewText())
+	x := d.XmlFragment("xml")
+	p := NewXmlElement("paragraph")
+	x.Insert(0, p)
+	p.SetAttribute("level", 1)
+	tx := NewXmlText()
+	p.Insert(0, tx)
+	tx.Insert(0, "hi", Attrs{{"italic", true}})
+	d.Text("gone").Insert(0, "x", nil)
+	d.Text("gone").Delete(0, 1)
+
+	want := mustJSON(t, d)
+	loaded := NewDoc(Options{ClientID: 4})
+	if err := loaded.ApplyUpdate(mustState(t, d)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(t, loaded); got != want {
+		t.Fatalf("inferred JSON\n%s\nwant\n%s", got, want)
+	}
+	for name, kind := range map[string]string{"text": "Text", "map": "Map", "array": "Array", "xml": "XmlFragment", "nope": ""} {
+		if got := loaded.RootKind(name); got != kind {
+			t.Errorf("RootKind(%q) = %q, want %q", name, got, kind)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, d *Doc) string {
+	t.Helper()
+	s, err := lib0.StringifyJSON(d.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -1,0 +1,6 @@
+package render
+
+import "strconv"
+
+func itoa(i int) string     { return strconv.Itoa(i) }
+func quote(s string) string { return strconv.Quote(s) }

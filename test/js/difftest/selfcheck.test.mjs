@@ -1,7 +1,8 @@
 // Pure-yjs self check of the differential harness: every replica is yjs.
 // Each seed runs twice and the second run must reproduce the first event for
 // event (the harness is deterministic), and after the final sync all replicas
-// must have converged: same state vector, same content, same struct layout.
+// must have converged: same state vector, same content, same struct layout;
+// and every replica's state must survive loading into a fresh doc unchanged.
 // yjs replicas legitimately differ in one way: an item split between the two
 // halves of a surrogate pair turns both halves into U+FFFD on the replicas
 // that split it, so contents are compared with every astral character
@@ -48,6 +49,21 @@ export const convergence = (script, states) => {
   return null
 }
 
+/**
+ * A yjs property the Go comparison relies on: a replica's full state, loaded
+ * into a fresh doc (from v1 and from v2), encodes to the same bytes.
+ */
+const roundTrip = (finalEvents) => {
+  const ev = Object.fromEntries(finalEvents.map(e => [e.tag, e.value]))
+  for (let r = 0; `r${r}.state.v1` in ev; r++) {
+    for (const k of ['fresh.v1', 'freshV2.v1']) {
+      if (ev[`r${r}.${k}`] !== ev[`r${r}.state.v1`]) return `r${r}: the state loaded into a fresh doc (${k}) encodes differently:\n  ${ev[`r${r}.state.v1`]}\n  ${ev[`r${r}.${k}`]}`
+    }
+    if (ev[`r${r}.fresh.json`] !== ev[`r${r}.state.json`]) return `r${r}: the state loaded into a fresh doc has other content`
+  }
+  return null
+}
+
 test('difftest self check: yjs vs yjs', async (t) => {
   const cfg = config()
   const failures = []
@@ -66,6 +82,7 @@ test('difftest self check: yjs vs yjs', async (t) => {
       events += ref.events.reduce((n, s) => n + s.length, 0)
       why = convergence(script, ref.states)
       if (why) why = 'replicas did not converge: ' + why
+      else why = roundTrip(ref.events.at(-1))
     } catch (e) {
       why = e instanceof Divergence
         ? 'yjs is not deterministic under the harness:\n' + formatDivergence(script, e, ['yjs', 'yjs'])

@@ -164,6 +164,9 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 			}
 			cr = &sc.crs[len(sc.crs)-1]
 			*cr = clientRefs{}
+			// Grow once for the whole client rather than by doubling; the
+			// claimed count is bounded by limit, and by 1<<16 per step.
+			refsBuf = slices.Grow(refsBuf, int(min(n, 1<<16)))
 		} else {
 			cr = &clientRefs{}
 			refsBuf = make([]structRef, 0, min(n, 4096))

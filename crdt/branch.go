@@ -32,7 +32,7 @@ type branch struct {
 	// markers cache positions in the list so index lookups need not walk it
 	// from the start. They are part of what yjs does: where they point
 	// decides which origins a text insert gets, so they follow yjs's rules.
-	markers    []*marker
+	markers    []marker
 	markersOff bool // formatting disables markers for good, as in yjs
 	// hasFormatting: the text has (had) format items; remote changes then
 	// trigger formatting cleanup.
@@ -103,6 +103,9 @@ func (b *branch) gcChildren(store *structStore) {
 		it = next
 	}
 	b.start = nil
+	for i := range b.markers {
+		b.markers[i].ok = false
+	}
 	for _, it := range b.entries {
 		for it != nil {
 			next := it.left
@@ -119,39 +122,57 @@ type marker struct {
 	p         *item
 	index     uint64
 	timestamp uint64
+	// ok caches "p is live and carries flagMarker", the state in which
+	// yjs's updateMarkerChanges leaves a marker as it is on insert. It lets
+	// an insert skip touching the items of all 80 markers, which cost more
+	// than anything else per keystroke. Every path that deletes p or clears
+	// its flag clears ok (invalidate).
+	ok bool
 }
 
 const maxSearchMarkers = 80
 
-func (b *branch) newMarker(p *item, index uint64) *marker {
-	p.flags |= flagMarker
+func (b *branch) tick() uint64 {
 	b.doc.markerClock++
-	return &marker{p: p, index: index, timestamp: b.doc.markerClock}
+	return b.doc.markerClock
 }
 
-func (b *branch) overwriteMarker(m *marker, p *item, index uint64) {
+// invalidate clears the cached state of the markers at p.
+func (b *branch) invalidate(p *item) {
+	for i := range b.markers {
+		if b.markers[i].p == p {
+			b.markers[i].ok = false
+		}
+	}
+}
+
+func (b *branch) overwriteMarker(i int, p *item, index uint64) {
+	m := &b.markers[i]
 	m.p.flags &^= flagMarker
+	b.invalidate(m.p)
 	m.p = p
 	p.flags |= flagMarker
 	m.index = index
-	b.doc.markerClock++
-	m.timestamp = b.doc.markerClock
+	m.timestamp = b.tick()
+	m.ok = p.live()
 }
 
-func (b *branch) markPosition(p *item, index uint64) *marker {
+// markPosition marks p, reusing the least recently used marker when all
+// are taken, and returns the marker's index.
+func (b *branch) markPosition(p *item, index uint64) int {
 	if len(b.markers) >= maxSearchMarkers {
-		oldest := b.markers[0]
-		for _, m := range b.markers[1:] {
-			if m.timestamp < oldest.timestamp {
-				oldest = m
+		oldest := 0
+		for i := 1; i < len(b.markers); i++ {
+			if b.markers[i].timestamp < b.markers[oldest].timestamp {
+				oldest = i
 			}
 		}
 		b.overwriteMarker(oldest, p, index)
 		return oldest
 	}
-	m := b.newMarker(p, index)
-	b.markers = append(b.markers, m)
-	return m
+	p.flags |= flagMarker
+	b.markers = append(b.markers, marker{p: p, index: index, timestamp: b.tick(), ok: p.live()})
+	return len(b.markers) - 1
 }
 
 func absDiff(a, b uint64) uint64 {
@@ -163,28 +184,28 @@ func absDiff(a, b uint64) uint64 {
 
 // findMarker returns a marker at or near index (yjs's findMarker, step for
 // step: which marker it picks and moves is observable in the origins of
-// later text inserts).
-func (b *branch) findMarker(index uint64) *marker {
+// later text inserts). ok is false when there is none.
+func (b *branch) findMarker(index uint64) (p *item, pindex uint64, ok bool) {
 	if b.start == nil || index == 0 || b.markersOff {
-		return nil
+		return nil, 0, false
 	}
-	var m *marker
+	mi := -1
 	if len(b.markers) > 0 {
-		m = b.markers[0]
-		for _, x := range b.markers[1:] {
+		mi = 0
+		best := absDiff(index, b.markers[0].index)
+		for i := 1; i < len(b.markers); i++ {
 			// reduce((a, b) => |i-a| < |i-b| ? a : b): ties go to the later one.
-			if !(absDiff(index, m.index) < absDiff(index, x.index)) {
-				m = x
+			if d := absDiff(index, b.markers[i].index); !(best < d) {
+				mi, best = i, d
 			}
 		}
 	}
-	p := b.start
-	var pindex uint64
-	if m != nil {
+	p = b.start
+	if mi >= 0 {
+		m := &b.markers[mi]
 		p = m.p
 		pindex = m.index
-		b.doc.markerClock++
-		m.timestamp = b.doc.markerClock
+		m.timestamp = b.tick()
 	}
 	for p.right != nil && pindex < index {
 		if p.live() {
@@ -208,21 +229,24 @@ func (b *branch) findMarker(index uint64) *marker {
 			pindex -= p.length
 		}
 	}
-	if m != nil && float64(absDiff(m.index, pindex)) < float64(p.parent.length)/maxSearchMarkers {
-		b.overwriteMarker(m, p, pindex)
-		return m
+	if mi >= 0 && float64(absDiff(b.markers[mi].index, pindex)) < float64(p.parent.length)/maxSearchMarkers {
+		b.overwriteMarker(mi, p, pindex)
+	} else {
+		mi = b.markPosition(p, pindex)
 	}
-	return b.markPosition(p, pindex)
+	m := &b.markers[mi]
+	return m.p, m.index, true
 }
 
-// updateMarkers shifts markers after len units were inserted (len > 0) or
-// removed (len < 0) at index.
+// updateMarkers shifts markers after n units were inserted (n > 0) or
+// removed (n < 0) at index (yjs's updateMarkerChanges).
 func (b *branch) updateMarkers(index uint64, n int64) {
 	for i := len(b.markers) - 1; i >= 0; i-- {
-		m := b.markers[i]
-		if n > 0 {
+		m := &b.markers[i]
+		if n > 0 && !m.ok {
 			p := m.p
 			p.flags &^= flagMarker
+			b.invalidate(p)
 			for p != nil && (p.deleted() || !p.countable()) {
 				p = p.left
 				if p != nil && p.live() {
@@ -235,6 +259,7 @@ func (b *branch) updateMarkers(index uint64, n int64) {
 			}
 			m.p = p
 			p.flags |= flagMarker
+			m.ok = true
 		}
 		if index < m.index || (n > 0 && index == m.index) {
 			m.index = uint64(max(int64(index), int64(m.index)+n))

@@ -226,6 +226,9 @@ func (it *item) delete(tx *Transaction) {
 		p.length -= it.length
 	}
 	it.flags |= flagDeleted
+	if it.marker() {
+		p.invalidate(it)
+	}
 	tx.addDelete(it.id.Client, it.id.Clock, it.length)
 	tx.addChangedType(p, it.has(flagParentSub), it.parentSub)
 	if c, ok := it.content.(*contentType); ok {
@@ -265,9 +268,10 @@ func (it *item) mergeWith(right *item) bool {
 		sameContentKind(it.content, right.content) &&
 		it.content.mergeWith(right.content) {
 		if p := it.parent; p != nil {
-			for _, m := range p.markers {
-				if m.p == right {
+			for i := range p.markers {
+				if m := &p.markers[i]; m.p == right {
 					m.p = it
+					m.ok = false
 					if it.live() {
 						m.index -= it.length
 					}

@@ -161,17 +161,16 @@ func (tx *Transaction) listInsert(parent *branch, index uint64, values []any) er
 		return err
 	}
 	if index == 0 {
-		if parent.markers != nil {
+		if !parent.markersOff {
 			parent.updateMarkers(index, int64(len(values)))
 		}
 		return tx.insertAfter(parent, nil, values)
 	}
 	start := index
-	m := parent.findMarker(index)
 	n := parent.start
-	if m != nil {
-		n = m.p
-		index -= m.index
+	if mp, mi, ok := parent.findMarker(index); ok {
+		n = mp
+		index -= mi
 		if index == 0 {
 			n = n.prev()
 			if n != nil && n.live() {
@@ -190,7 +189,7 @@ func (tx *Transaction) listInsert(parent *branch, index uint64, values []any) er
 			index -= n.length
 		}
 	}
-	if parent.markers != nil {
+	if !parent.markersOff {
 		parent.updateMarkers(start, int64(len(values)))
 	}
 	return tx.insertAfter(parent, n, values)
@@ -205,11 +204,10 @@ func (tx *Transaction) listDelete(parent *branch, index, length uint64) error {
 		return fmt.Errorf("%w: delete %d at %d, length %d", ErrIndex, length, index, parent.length)
 	}
 	start, startLen := index, length
-	m := parent.findMarker(index)
 	n := parent.start
-	if m != nil {
-		n = m.p
-		index -= m.index
+	if mp, mi, ok := parent.findMarker(index); ok {
+		n = mp
+		index -= mi
 	}
 	for ; n != nil && index > 0; n = n.right {
 		if n.live() {
@@ -229,7 +227,7 @@ func (tx *Transaction) listDelete(parent *branch, index, length uint64) error {
 		}
 		n = n.right
 	}
-	if parent.markers != nil {
+	if !parent.markersOff {
 		parent.updateMarkers(start, -int64(startLen)+int64(length))
 	}
 	return nil
@@ -251,11 +249,10 @@ func (b *branch) listGet(index uint64) (any, bool) {
 	if index >= b.length {
 		return nil, false
 	}
-	m := b.findMarker(index)
 	n := b.start
-	if m != nil {
-		n = m.p
-		index -= m.index
+	if mp, mi, ok := b.findMarker(index); ok {
+		n = mp
+		index -= mi
 	}
 	for ; n != nil; n = n.right {
 		if n.live() {

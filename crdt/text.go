@@ -208,9 +208,9 @@ func (tx *Transaction) findNextPosition(pos *textPos, count uint64) *textPos {
 
 func (tx *Transaction) findPosition(pos *textPos, t *branch, index uint64, useMarker bool) {
 	if useMarker {
-		if m := t.findMarker(index); m != nil {
-			*pos = textPos{left: m.p.left, right: m.p, index: m.index, attrs: pos.attrs[:0]}
-			tx.findNextPosition(pos, index-m.index)
+		if mp, mi, ok := t.findMarker(index); ok {
+			*pos = textPos{left: mp.left, right: mp, index: mi, attrs: pos.attrs[:0]}
+			tx.findNextPosition(pos, index-mi)
 			return
 		}
 	}
@@ -287,7 +287,7 @@ func (tx *Transaction) insertText(parent *branch, pos *textPos, c content, s str
 	} else {
 		it = tx.newLocalItem(pos.left, pos.right, parent, nil, c)
 	}
-	if parent.markers != nil {
+	if !parent.markersOff {
 		parent.updateMarkers(pos.index, int64(it.length))
 	}
 	index := pos.index
@@ -517,7 +517,7 @@ func (tx *Transaction) deleteText(pos *textPos, length uint64) *textPos {
 		anchor = pos.right
 	}
 	if anchor != nil {
-		if parent := anchor.parent; parent.markers != nil {
+		if parent := anchor.parent; !parent.markersOff {
 			parent.updateMarkers(pos.index, -int64(startLen)+int64(length))
 		}
 	}

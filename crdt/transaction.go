@@ -147,9 +147,7 @@ func (d *Doc) cleanup(tx *Transaction) {
 			if t.item != nil && t.item.deleted() {
 				return
 			}
-			if t.markers != nil {
-				t.markers = t.markers[:0]
-			}
+			t.markers = t.markers[:0]
 			if (t.kind == kindText || t.kind == kindXmlText) && t.hasFormatting {
 				tx.needFormattingCleanup = true
 			}

@@ -1,0 +1,167 @@
+package sync
+
+import (
+	"slices"
+	"time"
+)
+
+// DefaultAwarenessTimeout is y-protocols' outdatedTimeout: a client that
+// has not renewed its state for this long is considered gone. Clients
+// renew every half of it (15 s).
+const DefaultAwarenessTimeout = 30 * time.Second
+
+// awarenessRecord is what the server knows of one awareness client.
+type awarenessRecord struct {
+	clock uint64
+	// state is the JSON text of the live state; nil once the client was
+	// removed. A removed record is kept for a while (a tombstone) so that
+	// a late copy of an older state cannot bring the client back.
+	state   []byte
+	updated time.Time
+	// owner is the peer whose connection the state arrived on; its
+	// states are removed when it leaves. A tombstone keeps the owner the
+	// state had, so that the same client reconnecting through another
+	// peer is told apart from a late copy through the same one.
+	owner *Peer
+}
+
+// awareness is the awareness table of one session (y-protocols
+// awareness.js, seen from a relay that has no state of its own). It is
+// owned by the session goroutine and not safe for concurrent use.
+type awareness struct {
+	records    map[uint64]*awarenessRecord
+	timeout    time.Duration
+	maxClients int
+}
+
+func newAwareness(timeout time.Duration, maxClients int) *awareness {
+	if timeout <= 0 {
+		timeout = DefaultAwarenessTimeout
+	}
+	return &awareness{records: map[uint64]*awarenessRecord{}, timeout: timeout, maxClients: maxClients}
+}
+
+// apply applies an awareness update that arrived from peer from, with
+// y-protocols' rule: an entry is taken if its clock is newer than the
+// known one (an unknown client counts as clock 0), or if it has the same
+// clock and removes a present state. One addition: an entry with the same
+// clock and a live state that arrives from a different peer than the one
+// that owns the record is taken too, to move ownership. That is a client
+// that reconnected before its old connection was reaped: without it the
+// reaping would remove the state of a client that is still there, and a
+// client whose state was removed on disconnect could not reappear on this
+// server before its next renewal (it reconnects with the same clock).
+//
+// It returns the entries to broadcast: every entry taken, except the
+// removal of a client that was never known (y-protocols announces neither).
+// clientsIgnored counts new clients refused because the table is full.
+func (a *awareness) apply(from *Peer, entries []AwarenessEntry, now time.Time) (changed []AwarenessEntry, clientsIgnored int) {
+	for _, e := range entries {
+		rec, known := a.records[e.ClientID]
+		null := e.IsNull()
+		var accept bool
+		switch {
+		case !known:
+			accept = e.Clock > 0
+		case rec.clock < e.Clock:
+			accept = true
+		case rec.clock == e.Clock && null:
+			accept = rec.state != nil
+		case rec.clock == e.Clock:
+			accept = rec.owner != from
+		}
+		if !accept {
+			continue
+		}
+		if null {
+			if !known {
+				a.records[e.ClientID] = &awarenessRecord{clock: e.Clock, updated: now, owner: from}
+				continue
+			}
+			rec.clock, rec.state, rec.updated, rec.owner = e.Clock, nil, now, from
+			changed = append(changed, AwarenessEntry{ClientID: e.ClientID, Clock: e.Clock, State: nullJSON})
+			continue
+		}
+		if !known {
+			if a.maxClients > 0 && a.live() >= a.maxClients {
+				clientsIgnored++
+				continue
+			}
+			rec = &awarenessRecord{}
+			a.records[e.ClientID] = rec
+		}
+		rec.clock, rec.updated, rec.owner = e.Clock, now, from
+		rec.state = append(rec.state[:0:0], e.State...)
+		changed = append(changed, AwarenessEntry{ClientID: e.ClientID, Clock: e.Clock, State: rec.state})
+	}
+	return changed, clientsIgnored
+}
+
+// live returns the number of records, tombstones included: both cost
+// memory, so both count against maxClients.
+func (a *awareness) live() int { return len(a.records) }
+
+// removePeer removes the states owned by p (it disconnected) and returns
+// their removals to broadcast: null at the same clock, as y-protocols'
+// removeAwarenessStates announces a remote client, so that every receiver
+// that knows the state drops it.
+func (a *awareness) removePeer(p *Peer, now time.Time) []AwarenessEntry {
+	var removed []AwarenessEntry
+	for id, rec := range a.records {
+		if rec.owner != p {
+			continue
+		}
+		if rec.state != nil {
+			rec.state, rec.updated = nil, now
+			removed = append(removed, AwarenessEntry{ClientID: id, Clock: rec.clock, State: nullJSON})
+		}
+	}
+	sortEntries(removed)
+	return removed
+}
+
+// expire removes states not renewed within the timeout, as every
+// y-protocols instance does on its 3 s check, and returns their removals.
+// It also forgets tombstones older than the timeout, which y-protocols
+// keeps forever: by then no copy of the old state is still in flight, and
+// keeping them would let a long-running session grow without bound.
+func (a *awareness) expire(now time.Time) []AwarenessEntry {
+	var removed []AwarenessEntry
+	for id, rec := range a.records {
+		if now.Sub(rec.updated) < a.timeout {
+			continue
+		}
+		if rec.state == nil {
+			delete(a.records, id)
+			continue
+		}
+		rec.state, rec.updated = nil, now
+		removed = append(removed, AwarenessEntry{ClientID: id, Clock: rec.clock, State: nullJSON})
+	}
+	sortEntries(removed)
+	return removed
+}
+
+// states returns every live state, ordered by client id.
+func (a *awareness) states() []AwarenessEntry {
+	var out []AwarenessEntry
+	for id, rec := range a.records {
+		if rec.state != nil {
+			out = append(out, AwarenessEntry{ClientID: id, Clock: rec.clock, State: rec.state})
+		}
+	}
+	sortEntries(out)
+	return out
+}
+
+func sortEntries(es []AwarenessEntry) {
+	slices.SortFunc(es, func(a, b AwarenessEntry) int {
+		switch {
+		case a.ClientID < b.ClientID:
+			return -1
+		case a.ClientID > b.ClientID:
+			return 1
+		}
+		return 0
+	})
+}

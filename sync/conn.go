@@ -1,0 +1,182 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	gosync "sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close codes the server sends. Codes in 4400-4499 make the y-websocket
+// client (3.1 and later) give up reconnecting, so they are used only when
+// reconnecting cannot help; everything transient uses a standard code
+// that makes the client reconnect and resync with step 1 / step 2.
+const (
+	CloseNormal = 1000
+	// CloseGoingAway: the server is shutting down or the document is
+	// being unloaded; reconnect later.
+	CloseGoingAway = 1001
+	// CloseUnsupported: a text frame, or a message the server cannot take.
+	CloseUnsupported = 1003
+	// CloseInvalidPayload: a frame, update, state vector or awareness
+	// update that does not decode or apply. The reason says which.
+	CloseInvalidPayload = 1007
+	// CloseTooBig: a frame over the configured size limit.
+	CloseTooBig = 1009
+	// CloseInternal: the server failed (storage); reconnect and resync.
+	CloseInternal = 1011
+	// CloseTryAgainLater: the peer did not read fast enough and its outbox
+	// overflowed. The client reconnects with backoff and resyncs, which
+	// costs one step 2 instead of an unbounded queue on the server.
+	CloseTryAgainLater = 1013
+	// CloseDocumentDeleted: the document was deleted over the REST API.
+	// In the permanent range on purpose: a client that reconnected would
+	// upload its copy and bring the document back.
+	CloseDocumentDeleted = 4410
+)
+
+// Conn is a peer's transport. WSConn adapts a gorilla WebSocket; tests use
+// in-memory pipes. Frames are y-websocket frames (one binary message
+// each). The sync package calls ReadFrame from one goroutine and
+// WriteFrame and Ping from another; Close may be called from any
+// goroutine, more than once.
+type Conn interface {
+	// ReadFrame returns the next frame. The slice is the caller's: the
+	// conn does not reuse it. A conn enforces its keepalive here: it
+	// returns an error once nothing (no frame, no pong) has arrived for
+	// its timeout.
+	ReadFrame() ([]byte, error)
+	// WriteFrame writes one frame, failing if the peer does not take it
+	// within the conn's write timeout.
+	WriteFrame(frame []byte) error
+	// Ping sends a keepalive probe, if the transport has one.
+	Ping() error
+	// Close sends a close frame with code and reason, best effort, and
+	// releases the connection. ReadFrame and WriteFrame fail after it.
+	Close(code int, reason string) error
+	// RemoteAddr names the peer in logs.
+	RemoteAddr() string
+}
+
+// CloseError is returned by ReadFrame when the peer closed the connection
+// (or sent something the conn refuses), with the close code to log and,
+// for a refusal, to send back.
+type CloseError struct {
+	Code   int
+	Reason string
+	// Remote is true when the peer sent the close.
+	Remote bool
+}
+
+func (e *CloseError) Error() string {
+	who := "local"
+	if e.Remote {
+		who = "remote"
+	}
+	return fmt.Sprintf("%s close %d %q", who, e.Code, e.Reason)
+}
+
+// WSOptions configure a WSConn. Zero fields take the defaults.
+type WSOptions struct {
+	// MaxFrameBytes bounds one incoming frame. Default 32 MiB: a client
+	// coming back after a long offline session sends its whole document
+	// in one step 2.
+	MaxFrameBytes int64
+	// PongTimeout: a peer from which nothing (no frame, no pong) arrived
+	// for this long is dead. Default 45 s, three ping intervals.
+	PongTimeout time.Duration
+	// WriteTimeout bounds one frame write. Default 10 s.
+	WriteTimeout time.Duration
+}
+
+// Defaults for WSOptions.
+const (
+	DefaultMaxFrameBytes = 32 << 20
+	DefaultPongTimeout   = 45 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+)
+
+// WSConn is a Conn over a gorilla WebSocket.
+type WSConn struct {
+	ws   *websocket.Conn
+	opts WSOptions
+
+	closeOnce gosync.Once
+	writeMu   gosync.Mutex // gorilla allows one concurrent writer
+}
+
+// NewWSConn wraps an upgraded WebSocket.
+func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
+	if opts.MaxFrameBytes <= 0 {
+		opts.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if opts.PongTimeout <= 0 {
+		opts.PongTimeout = DefaultPongTimeout
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	c := &WSConn{ws: ws, opts: opts}
+	ws.SetReadLimit(opts.MaxFrameBytes)
+	_ = ws.SetReadDeadline(time.Now().Add(opts.PongTimeout))
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(opts.PongTimeout))
+	})
+	return c
+}
+
+// ReadFrame implements Conn.
+func (c *WSConn) ReadFrame() ([]byte, error) {
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			switch {
+			case errors.As(err, &ce):
+				return nil, &CloseError{Code: ce.Code, Reason: ce.Text, Remote: true}
+			case errors.Is(err, websocket.ErrReadLimit):
+				return nil, &CloseError{Code: CloseTooBig, Reason: fmt.Sprintf("frame over %d bytes", c.opts.MaxFrameBytes)}
+			}
+			return nil, err
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
+		switch typ {
+		case websocket.BinaryMessage:
+			return data, nil
+		case websocket.TextMessage:
+			return nil, &CloseError{Code: CloseUnsupported, Reason: "text frames are not part of the protocol"}
+		}
+	}
+}
+
+// WriteFrame implements Conn.
+func (c *WSConn) WriteFrame(frame []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
+}
+
+// Ping implements Conn.
+func (c *WSConn) Ping() error {
+	return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout))
+}
+
+// Close implements Conn.
+func (c *WSConn) Close(code int, reason string) error {
+	var err error
+	c.closeOnce.Do(func() {
+		if len(reason) > 120 { // a close frame's payload is at most 125 bytes
+			reason = reason[:120]
+		}
+		msg := websocket.FormatCloseMessage(code, reason)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		err = c.ws.Close()
+	})
+	return err
+}
+
+// RemoteAddr implements Conn.
+func (c *WSConn) RemoteAddr() string { return c.ws.RemoteAddr().String() }

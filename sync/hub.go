@@ -1,0 +1,559 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	gosync "sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"github.com/quirehq/quire/crdt"
+	"github.com/quirehq/quire/storage"
+)
+
+// Errors of the hub; test with errors.Is.
+var (
+	// ErrClosed: the hub is shutting down or shut down.
+	ErrClosed = errors.New("sync: hub closed")
+	// ErrNotFound: no such document (neither stored nor loaded).
+	ErrNotFound = errors.New("sync: document not found")
+	// ErrInvalidName: a document name the server does not accept.
+	ErrInvalidName = errors.New("sync: invalid document name")
+)
+
+// Config configures a Hub. Zero fields take the defaults.
+type Config struct {
+	// Store keeps the documents. Required. The hub does not close it.
+	Store storage.Store
+	// Policy decides when a document's log is compacted.
+	Policy storage.Policy
+	// NoGC keeps deleted content in loaded documents (for history).
+	NoGC bool
+	// Log receives the hub's log lines. Default: discard.
+	Log *zerolog.Logger
+	// Metrics receives measurements. Default: none.
+	Metrics Metrics
+	// Grace is how long a document stays loaded after its last peer left
+	// (and after its last REST access). Default 30 s.
+	Grace time.Duration
+	// OutboxMessages and OutboxBytes bound each peer's queue of unsent
+	// messages; a peer that falls further behind is closed with
+	// CloseTryAgainLater. Defaults 1024 and 4 MiB.
+	OutboxMessages int
+	OutboxBytes    int
+	// InboxSize is the capacity of a session's inbox; MaxBatch the most
+	// events handled (and persisted in one Append) at once. Defaults 256
+	// and 256.
+	InboxSize int
+	MaxBatch  int
+	// PingInterval is how often peers are pinged; KeepaliveInterval how
+	// long a peer may go without a message before it is sent an empty
+	// awareness update. Defaults 15 s and 15 s.
+	PingInterval      time.Duration
+	KeepaliveInterval time.Duration
+	// AwarenessTimeout: awareness states not renewed for this long are
+	// removed. Default 30 s, as y-protocols.
+	AwarenessTimeout time.Duration
+	// MaxAwarenessClients bounds one document's awareness table. Default
+	// 4096.
+	MaxAwarenessClients int
+}
+
+// Defaults for Config.
+const (
+	DefaultGrace               = 30 * time.Second
+	DefaultOutboxMessages      = 1024
+	DefaultOutboxBytes         = 4 << 20
+	DefaultInboxSize           = 256
+	DefaultMaxBatch            = 256
+	DefaultPingInterval        = 15 * time.Second
+	DefaultKeepaliveInterval   = 15 * time.Second
+	DefaultMaxAwarenessClients = 4096
+	// MaxNameLen is the longest document name the server accepts, in
+	// bytes.
+	MaxNameLen = 255
+)
+
+// Hub maps document names to sessions. It loads a document on first use
+// (concurrent first uses share one load), unloads it a grace period after
+// its last peer left, and runs REST reads and writes inside the session
+// so that they are ordered with the peers' updates and go through the same
+// persist-then-broadcast path. A Hub holds no state that another node
+// could not rebuild from the store: it assumes nothing about being the
+// only server of a document.
+type Hub struct {
+	cfg      Config
+	log      *zerolog.Logger
+	metrics  Metrics
+	counters *counters
+
+	mu       gosync.Mutex
+	sessions map[string]*Session
+	closed   bool
+
+	wg     gosync.WaitGroup // session goroutines
+	peerWG gosync.WaitGroup // Serve calls
+}
+
+// NewHub returns a hub serving the documents of cfg.Store.
+func NewHub(cfg Config) *Hub {
+	if cfg.Store == nil {
+		panic("sync: Config.Store is nil")
+	}
+	if cfg.Log == nil {
+		nop := zerolog.Nop()
+		cfg.Log = &nop
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur(&cfg.Grace, DefaultGrace)
+	def(&cfg.OutboxMessages, DefaultOutboxMessages)
+	def(&cfg.OutboxBytes, DefaultOutboxBytes)
+	def(&cfg.InboxSize, DefaultInboxSize)
+	def(&cfg.MaxBatch, DefaultMaxBatch)
+	defDur(&cfg.PingInterval, DefaultPingInterval)
+	defDur(&cfg.KeepaliveInterval, DefaultKeepaliveInterval)
+	defDur(&cfg.AwarenessTimeout, DefaultAwarenessTimeout)
+	def(&cfg.MaxAwarenessClients, DefaultMaxAwarenessClients)
+	c := &counters{next: cfg.Metrics}
+	return &Hub{cfg: cfg, log: cfg.Log, metrics: c, counters: c, sessions: map[string]*Session{}}
+}
+
+// ValidName checks a document name: 1 to MaxNameLen bytes of UTF-8 with
+// no control characters, so that names are safe in logs, URLs and file
+// listings.
+func ValidName(name string) error {
+	if len(name) == 0 || len(name) > MaxNameLen {
+		return fmt.Errorf("%w: %d bytes (want 1 to %d)", ErrInvalidName, len(name), MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: not UTF-8", ErrInvalidName)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: control character %U", ErrInvalidName, r)
+		}
+	}
+	return nil
+}
+
+// acquire returns the session of name, starting it if needed, with a
+// reference held; release it with release.
+func (h *Hub) acquire(name string) (*Session, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	s := h.sessions[name]
+	if s == nil {
+		s = newSession(h, name)
+		h.sessions[name] = s
+		h.wg.Add(1)
+		go s.run()
+	}
+	s.refs++
+	return s, nil
+}
+
+func (h *Hub) release(s *Session) {
+	h.mu.Lock()
+	s.refs--
+	h.mu.Unlock()
+}
+
+// sessionErr is the error to report when s ended before handling an
+// event: its own failure if it failed (a load error is final for this
+// attempt), else errSessionGone, on which callers retry.
+func sessionErr(s *Session) error {
+	if s.err != nil {
+		return s.err
+	}
+	return errSessionGone
+}
+
+// Serve runs one peer (a connected client) on document name until it
+// disconnects or is closed. It returns once the peer's goroutines have
+// ended. The document is loaded before the peer is answered anything.
+func (h *Hub) Serve(ctx context.Context, name string, conn Conn) error {
+	if err := ValidName(name); err != nil {
+		_ = conn.Close(CloseUnsupported, "invalid document name")
+		return err
+	}
+	h.peerWG.Add(1)
+	defer h.peerWG.Done()
+	p := newPeer(h, conn)
+	var s *Session
+	for {
+		var err error
+		s, err = h.acquire(name)
+		if err != nil {
+			_ = conn.Close(CloseGoingAway, "server shutting down")
+			return err
+		}
+		joined := make(chan error, 1)
+		err = s.post(ctx, event{kind: evJoin, peer: p, joined: joined})
+		if err == nil {
+			select {
+			case err = <-joined:
+			case <-s.done:
+				select {
+				case err = <-joined:
+				default:
+					err = sessionErr(s)
+				}
+			}
+		}
+		if err == nil {
+			break
+		}
+		h.release(s)
+		if errors.Is(err, errSessionGone) {
+			continue
+		}
+		if ctx.Err() != nil {
+			_ = conn.Close(CloseGoingAway, "")
+			return err
+		}
+		_ = conn.Close(CloseInternal, "document unavailable")
+		return err
+	}
+	h.counters.peers.Add(1)
+	defer h.counters.peers.Add(-1)
+	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Str("remote", conn.RemoteAddr()).Msg("peer joined")
+
+	go p.writeLoop()
+	p.readLoop(ctx, s)
+	_ = s.post(context.Background(), event{kind: evLeave, peer: p})
+	h.release(s)
+	<-p.writerDone
+	_, code, reason := p.closed()
+	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Int("code", code).Str("reason", reason).Msg("peer left")
+	return nil
+}
+
+// readLoop decodes frames and posts them to s until the connection ends.
+func (p *Peer) readLoop(ctx context.Context, s *Session) {
+	h := p.hub
+	for {
+		frame, err := p.conn.ReadFrame()
+		if err != nil {
+			var ce *CloseError
+			if errors.As(err, &ce) && !ce.Remote {
+				kind := ErrKindFrame
+				if ce.Code == CloseTooBig {
+					kind = ErrKindTooBig
+				}
+				h.metrics.Error(kind)
+				h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+					Int("code", ce.Code).Msg(ce.Reason + "; closing the peer")
+				p.close(ce.Code, ce.Reason, false)
+				return
+			}
+			p.close(CloseNormal, "", false)
+			return
+		}
+		msgs, err := DecodeFrame(frame)
+		if err != nil {
+			h.metrics.Error(ErrKindFrame)
+			h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+				Err(err).Msg("malformed frame; closing the peer")
+			p.close(CloseInvalidPayload, "malformed frame", false)
+			return
+		}
+		for i, m := range msgs {
+			n := 0
+			if i == 0 {
+				n = len(frame)
+			}
+			h.metrics.MessageIn(m.Type, n)
+		}
+		if err := s.post(ctx, event{kind: evFrame, peer: p, msgs: msgs}); err != nil {
+			p.close(CloseGoingAway, "document closed", true)
+			return
+		}
+	}
+}
+
+// do runs r in the session of name, retrying on a fresh session when the
+// one it found ended first, and waits for it to be durable.
+func (h *Hub) do(ctx context.Context, name string, r *request) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	for {
+		s, err := h.acquire(name)
+		if err != nil {
+			return err
+		}
+		err = h.wait(ctx, s, r)
+		h.release(s)
+		if !errors.Is(err, errSessionGone) {
+			return err
+		}
+		r.done = nil
+	}
+}
+
+func (h *Hub) wait(ctx context.Context, s *Session, r *request) error {
+	r.done = make(chan struct{})
+	if err := s.post(ctx, event{kind: evRequest, req: r}); err != nil {
+		if errors.Is(err, errSessionGone) {
+			return sessionErr(s)
+		}
+		return err
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-s.done:
+		select {
+		case <-r.done:
+			return r.err
+		default:
+			return sessionErr(s)
+		}
+	case <-ctx.Done():
+		r.cancelled.Store(true)
+		return ctx.Err()
+	}
+}
+
+// Read runs fn on the document inside its session, loading the document
+// if needed, and returns fn's error. fn must not keep doc or call the hub.
+// It returns once everything fn may have seen is durable.
+func (h *Hub) Read(ctx context.Context, name string, fn func(doc *crdt.Doc) error) error {
+	return h.do(ctx, name, &request{kind: reqRead, fn: fn})
+}
+
+// Apply applies a v1 update to the document as if a peer had sent it:
+// persisted, then broadcast to the peers. An update that does not decode
+// returns an error wrapping crdt.ErrMalformed and changes nothing.
+func (h *Hub) Apply(ctx context.Context, name string, update []byte) error {
+	if len(update) == 0 {
+		return fmt.Errorf("sync: apply: %w: empty update", crdt.ErrMalformed)
+	}
+	u := append([]byte(nil), update...)
+	return h.do(ctx, name, &request{kind: reqApply, update: u})
+}
+
+// Edit runs fn in one transaction on the document; what it changes is
+// persisted and broadcast like a peer's update. Changes fn made before
+// returning an error stand (a Yjs transaction cannot be rolled back).
+func (h *Hub) Edit(ctx context.Context, name string, fn func(doc *crdt.Doc) error) error {
+	return h.do(ctx, name, &request{kind: reqEdit, fn: fn})
+}
+
+// Compact folds the document's log into a new snapshot now.
+func (h *Hub) Compact(ctx context.Context, name string) error {
+	if _, err := h.Info(ctx, name); err != nil {
+		return err
+	}
+	return h.do(ctx, name, &request{kind: reqCompact})
+}
+
+// Delete removes a document from storage and closes its peers with
+// CloseDocumentDeleted. It returns ErrNotFound for a document that is
+// neither stored nor loaded.
+func (h *Hub) Delete(ctx context.Context, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return ErrClosed
+		}
+		s := h.sessions[name]
+		if s == nil {
+			h.mu.Unlock()
+			if _, err := h.cfg.Store.Stat(ctx, name); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return fmt.Errorf("%w: %q", ErrNotFound, name)
+				}
+				return err
+			}
+			h.mu.Lock()
+			if h.closed {
+				h.mu.Unlock()
+				return ErrClosed
+			}
+			if h.sessions[name] != nil {
+				h.mu.Unlock()
+				continue // someone loaded it meanwhile: delete through it
+			}
+			// A session that only deletes, so that a concurrent join
+			// waits for the delete instead of loading what goes away.
+			s = newSession(h, name)
+			s.deleteOnStart = true
+			r := &request{kind: reqDelete, done: make(chan struct{})}
+			s.inbox <- event{kind: evRequest, req: r}
+			s.refs++
+			h.sessions[name] = s
+			h.wg.Add(1)
+			go s.run()
+			h.mu.Unlock()
+			<-r.done // not cancellable: the delete is under way
+			h.release(s)
+			return r.err
+		}
+		s.refs++
+		h.mu.Unlock()
+		r := &request{kind: reqDelete}
+		err := h.wait(ctx, s, r)
+		h.release(s)
+		if errors.Is(err, errSessionGone) {
+			continue
+		}
+		return err
+	}
+}
+
+// DocInfo describes a document for the REST API.
+type DocInfo struct {
+	Name string `json:"name"`
+	// Bytes is the stored size (snapshot plus log).
+	Bytes         int64     `json:"size"`
+	SnapshotBytes int64     `json:"snapshotBytes"`
+	LogBytes      int64     `json:"logBytes"`
+	LogCount      int       `json:"logCount"`
+	Created       time.Time `json:"created,omitzero"`
+	Updated       time.Time `json:"updated,omitzero"`
+	// Peers is the number of connected peers; Loaded whether the document
+	// is in memory on this node.
+	Peers  int  `json:"peers"`
+	Loaded bool `json:"loaded"`
+}
+
+func infoFromMeta(m storage.Meta) DocInfo {
+	return DocInfo{Name: m.Name, Bytes: m.Bytes, SnapshotBytes: m.SnapshotBytes, LogBytes: m.LogBytes,
+		LogCount: m.LogCount, Created: m.Created, Updated: m.Updated}
+}
+
+// loaded returns the peer count of name's session, if it is loaded.
+func (h *Hub) loaded(name string) (peers int, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.sessions[name]
+	if s == nil || s.deleteOnStart {
+		return 0, false
+	}
+	return int(s.peerCount.Load()), true
+}
+
+// Info describes one document: stored, or loaded (a document with peers
+// but no content yet is not stored).
+func (h *Hub) Info(ctx context.Context, name string) (DocInfo, error) {
+	if err := ValidName(name); err != nil {
+		return DocInfo{}, err
+	}
+	m, err := h.cfg.Store.Stat(ctx, name)
+	peers, loaded := h.loaded(name)
+	switch {
+	case err == nil:
+	case errors.Is(err, storage.ErrNotFound) && loaded:
+		m = storage.Meta{Name: name}
+	case errors.Is(err, storage.ErrNotFound):
+		return DocInfo{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	default:
+		return DocInfo{}, err
+	}
+	info := infoFromMeta(m)
+	info.Peers, info.Loaded = peers, loaded
+	return info, nil
+}
+
+// List describes every stored or loaded document, ordered by name.
+func (h *Hub) List(ctx context.Context) ([]DocInfo, error) {
+	metas, err := h.cfg.Store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DocInfo, 0, len(metas))
+	seen := make(map[string]bool, len(metas))
+	h.mu.Lock()
+	for _, m := range metas {
+		info := infoFromMeta(m)
+		if s := h.sessions[m.Name]; s != nil && !s.deleteOnStart {
+			info.Loaded, info.Peers = true, int(s.peerCount.Load())
+		}
+		seen[m.Name] = true
+		out = append(out, info)
+	}
+	for name, s := range h.sessions {
+		if !seen[name] && !s.deleteOnStart {
+			out = append(out, DocInfo{Name: name, Loaded: true, Peers: int(s.peerCount.Load())})
+		}
+	}
+	h.mu.Unlock()
+	slices.SortFunc(out, func(a, b DocInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	c := h.counters
+	return Stats{
+		Docs:        int(c.docs.Load()),
+		Peers:       int(c.peers.Load()),
+		MessagesIn:  c.msgsIn.Load(),
+		MessagesOut: c.msgsOut.Load(),
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut.Load(),
+		Updates:     uint64(c.updates.Load()),
+		Appends:     uint64(c.appends.Load()),
+		Compactions: uint64(c.compactions.Load()),
+	}
+}
+
+// Close shuts the hub down: new peers and requests are refused, every
+// session makes what it has received durable, closes its peers with 1001
+// after flushing their outboxes, finishes a compaction in flight, and
+// ends. Close returns when all of that is done or ctx ends; the caller
+// closes the store after it. Calling Close again waits again.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		for _, s := range h.sessions {
+			close(s.stop)
+		}
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		h.peerWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sync: close: %w", ctx.Err())
+	}
+}

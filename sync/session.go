@@ -1,0 +1,663 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/quirehq/quire/crdt"
+	"github.com/quirehq/quire/storage"
+)
+
+// errSessionGone is what a caller sees when the session it posted to ended
+// (unloaded, deleted, failed) before handling its event; the hub retries
+// with a fresh session.
+var errSessionGone = errors.New("session ended")
+
+type evKind uint8
+
+const (
+	evJoin evKind = iota + 1 // the zero event is none
+	evFrame
+	evLeave
+	evRequest
+)
+
+// event is one entry of a session's inbox.
+type event struct {
+	kind   evKind
+	peer   *Peer
+	msgs   []Message
+	req    *request
+	joined chan error // evJoin: the answer, buffered
+}
+
+type reqKind uint8
+
+const (
+	reqRead reqKind = iota
+	reqApply
+	reqEdit
+	reqCompact
+	reqDelete
+)
+
+// request is a REST-side operation run inside the session goroutine. Its
+// done channel is closed only after everything the operation changed is
+// durable (and, for reads, after what the read saw is durable), so a REST
+// caller never sees state that a crash could take back.
+type request struct {
+	kind      reqKind
+	fn        func(*crdt.Doc) error
+	update    []byte
+	err       error
+	done      chan struct{}
+	cancelled atomic.Bool
+}
+
+// outMsg is a message to send once the batch is durable; to == nil is a
+// broadcast to every peer.
+type outMsg struct {
+	to  *Peer
+	msg []byte
+}
+
+type compactResult struct {
+	err     error
+	meta    storage.Meta
+	statErr error
+	waiters []*request
+}
+
+// Session is one open document: the goroutine that owns its crdt.Doc, its
+// awareness table and its peers. Everything reaches it through its inbox,
+// so the document needs no lock; see the package documentation for the
+// order of operations.
+type Session struct {
+	hub  *Hub
+	name string
+
+	inbox chan event
+	stop  chan struct{} // closed by Hub.Close
+	done  chan struct{} // closed when run returns
+
+	// err is why the session ended, if it failed; set before done closes.
+	err error
+	// deleteOnStart makes the session delete the document instead of
+	// loading it (Hub.Delete of a document that is not loaded).
+	deleteOnStart bool
+
+	// Guarded by hub.mu.
+	refs int
+	gone bool
+
+	peerCount atomic.Int64
+
+	// Owned by the session goroutine.
+	doc         *crdt.Doc
+	aw          *awareness
+	peers       map[*Peer]struct{}
+	meta        storage.Meta
+	emitted     [][]byte
+	persist     [][]byte
+	out         []outMsg
+	waiters     []*request
+	compacting  bool
+	compactWait []*request
+	compactDone chan compactResult
+	suspect     bool // a callback panicked mid-transaction: reload
+}
+
+func newSession(h *Hub, name string) *Session {
+	return &Session{
+		hub:         h,
+		name:        name,
+		inbox:       make(chan event, h.cfg.InboxSize),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		peers:       map[*Peer]struct{}{},
+		aw:          newAwareness(h.cfg.AwarenessTimeout, h.cfg.MaxAwarenessClients),
+		compactDone: make(chan compactResult, 1),
+	}
+}
+
+// post puts ev in the inbox, waiting while it is full: a busy session
+// slows the readers feeding it, never the other way round.
+func (s *Session) post(ctx context.Context, ev event) error {
+	select {
+	case s.inbox <- ev:
+		return nil
+	case <-s.done:
+		return errSessionGone
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the session goroutine.
+func (s *Session) run() {
+	defer s.hub.wg.Done()
+	defer close(s.done)
+	log := s.hub.log.With().Str("doc", s.name).Logger()
+	if s.deleteOnStart {
+		s.runDeleteOnly()
+		return
+	}
+	t0 := time.Now()
+	if err := s.load(); err != nil {
+		s.err = err
+		s.hub.metrics.Error(ErrKindLoad)
+		log.Error().Err(err).Msg("load failed; the document is not served")
+		s.remove(true)
+		return
+	}
+	s.hub.counters.docs.Add(1)
+	defer s.hub.counters.docs.Add(-1)
+	log.Debug().Dur("took", time.Since(t0)).Int64("bytes", s.meta.Bytes).Int("log", s.meta.LogCount).Msg("loaded")
+
+	cfg := &s.hub.cfg
+	expire := time.NewTicker(max(cfg.AwarenessTimeout/10, 10*time.Millisecond))
+	defer expire.Stop()
+	grace := time.NewTimer(cfg.Grace)
+	graceArmed := true
+	defer grace.Stop()
+	batch := make([]event, 0, cfg.MaxBatch)
+	activity := false
+
+	for {
+		select {
+		case ev := <-s.inbox:
+			batch = append(batch[:0], ev)
+		drain:
+			for len(batch) < cfg.MaxBatch {
+				select {
+				case ev := <-s.inbox:
+					batch = append(batch, ev)
+				default:
+					break drain
+				}
+			}
+			if s.process(batch) {
+				s.finish(CloseInternal, "")
+				return
+			}
+			clear(batch)
+			batch = batch[:0]
+			activity = true
+		case now := <-expire.C:
+			if removed := s.aw.expire(now); len(removed) > 0 {
+				s.broadcastAwareness(removed)
+				s.commit()
+			}
+		case res := <-s.compactDone:
+			s.compacted(res)
+		case <-grace.C:
+			graceArmed = false
+			if len(s.peers) == 0 && len(s.inbox) == 0 && s.remove(false) {
+				s.finish(CloseGoingAway, "")
+				log.Debug().Msg("unloaded")
+				return
+			}
+		case <-s.stop:
+			// Hub.Close: take what is already queued, make it durable,
+			// then close every peer (after flushing its outbox).
+			for n := len(s.inbox); n > 0 && len(batch) < cap(batch); n-- {
+				batch = append(batch, <-s.inbox)
+			}
+			if len(batch) > 0 {
+				s.process(batch)
+			}
+			s.finish(CloseGoingAway, "server shutting down")
+			return
+		}
+		// The grace period runs while the session has no peers, and
+		// starts over with every event, so that a document read often
+		// over REST stays loaded.
+		switch {
+		case len(s.peers) > 0:
+			if graceArmed {
+				grace.Stop()
+				graceArmed = false
+			}
+		case !graceArmed || activity:
+			grace.Reset(cfg.Grace)
+			graceArmed = true
+		}
+		activity = false
+	}
+}
+
+// load reads the snapshot and the log. A document that fails to load is
+// not served at all: answering with an empty document would make clients
+// think the content is gone, and a blank state written back over the
+// stored one would make it so.
+func (s *Session) load() error {
+	st, err := s.hub.cfg.Store.Load(context.Background(), s.name)
+	if err != nil {
+		return fmt.Errorf("load %q: %w", s.name, err)
+	}
+	s.doc = crdt.NewDoc(crdt.Options{NoGC: s.hub.cfg.NoGC})
+	if len(st.Snapshot) > 0 {
+		if err := s.doc.ApplyUpdate(st.Snapshot); err != nil {
+			return fmt.Errorf("load %q: snapshot: %w", s.name, err)
+		}
+	}
+	for i, u := range st.Updates {
+		if err := s.doc.ApplyUpdate(u); err != nil {
+			return fmt.Errorf("load %q: log entry %d: %w", s.name, st.Meta.SnapshotSeq+1+uint64(i), err)
+		}
+	}
+	s.meta = st.Meta
+	s.doc.OnUpdate(func(u []byte) { s.emitted = append(s.emitted, u) })
+	return nil
+}
+
+// process handles one batch of events and makes it durable. It reports
+// whether the session must end (a delete, or a storage failure).
+func (s *Session) process(batch []event) (end bool) {
+	for _, ev := range batch {
+		switch ev.kind {
+		case evJoin:
+			s.join(ev)
+		case evFrame:
+			s.frame(ev.peer, ev.msgs)
+		case evLeave:
+			if _, ok := s.peers[ev.peer]; ok {
+				s.dropPeer(ev.peer)
+			}
+		case evRequest:
+			if ev.req.kind == reqDelete {
+				if s.commit() {
+					return true
+				}
+				s.delete(ev.req)
+				return true
+			}
+			s.request(ev.req)
+		}
+	}
+	if s.commit() {
+		return true
+	}
+	return s.suspect
+}
+
+func (s *Session) join(ev event) {
+	p := ev.peer
+	s.peers[p] = struct{}{}
+	s.peerCount.Store(int64(len(s.peers)))
+	s.out = append(s.out, outMsg{p, EncodeSyncStep1(s.doc.EncodeStateVector())})
+	if st := s.aw.states(); len(st) > 0 {
+		s.out = append(s.out, outMsg{p, EncodeAwareness(EncodeAwarenessUpdate(st))})
+	}
+	ev.joined <- nil
+}
+
+// frame handles the messages of one frame from p. Bad input closes p and
+// nothing else; the messages before the bad one stand.
+func (s *Session) frame(p *Peer, msgs []Message) {
+	if _, ok := s.peers[p]; !ok {
+		return // dropped earlier in this batch
+	}
+	for _, m := range msgs {
+		switch m.Type {
+		case MsgSync:
+			switch m.Sync {
+			case SyncStep1:
+				upd, err := s.doc.EncodeStateAsUpdate(m.Payload)
+				if err != nil {
+					s.badInput(p, ErrKindUpdate, "malformed state vector", err)
+					return
+				}
+				s.out = append(s.out, outMsg{p, EncodeSyncStep2(upd)})
+			case SyncStep2, SyncUpdate:
+				if err := s.apply(m.Payload); err != nil {
+					s.badInput(p, ErrKindUpdate, "malformed update", err)
+					return
+				}
+			}
+		case MsgAwareness:
+			entries, err := DecodeAwarenessUpdate(m.Payload)
+			if err != nil {
+				s.badInput(p, ErrKindAwareness, "malformed awareness update", err)
+				return
+			}
+			changed, ignored := s.aw.apply(p, entries, time.Now())
+			if ignored > 0 {
+				s.hub.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Int("clients", ignored).
+					Msg("awareness table full; new clients ignored")
+			}
+			if len(changed) > 0 {
+				s.broadcastAwareness(changed)
+			}
+		case MsgQueryAwareness:
+			s.out = append(s.out, outMsg{p, EncodeAwareness(EncodeAwarenessUpdate(s.aw.states()))})
+		default:
+			// Auth from a client and unknown types are ignored, as the
+			// reference server does: newer clients may send more.
+		}
+	}
+}
+
+func (s *Session) broadcastAwareness(entries []AwarenessEntry) {
+	s.out = append(s.out, outMsg{nil, EncodeAwareness(EncodeAwarenessUpdate(entries))})
+}
+
+// apply integrates an update from a peer or the REST API. The received
+// bytes are persisted when they changed the document or left something
+// pending in it, so nothing a peer sent is lost even when it cannot be
+// integrated yet; what is broadcast is the update the document emitted
+// (what actually changed), as the reference server does.
+func (s *Session) apply(u []byte) error {
+	s.emitted = s.emitted[:0]
+	t0 := time.Now()
+	err := s.doc.ApplyUpdate(u)
+	s.hub.metrics.Apply(time.Since(t0))
+	if err != nil {
+		// A malformed update applies nothing; should the crdt ever have
+		// changed something anyway, keep disk and peers in step with it.
+		s.emitChanges()
+		return err
+	}
+	if len(s.emitted) > 0 || (s.doc.HasPending() && !isEmptyUpdate(u)) {
+		s.persist = append(s.persist, u)
+		s.broadcastEmitted()
+		return nil
+	}
+	return nil
+}
+
+// emitChanges persists and broadcasts what the document emitted (a local
+// edit).
+func (s *Session) emitChanges() {
+	s.persist = append(s.persist, s.emitted...)
+	s.broadcastEmitted()
+}
+
+func (s *Session) broadcastEmitted() {
+	for _, e := range s.emitted {
+		s.out = append(s.out, outMsg{nil, EncodeSyncUpdate(e)})
+	}
+	s.emitted = s.emitted[:0]
+}
+
+// isEmptyUpdate reports whether u is the empty v1 update (no structs, no
+// deletions), which every client sends as its step 2 when it has nothing
+// new.
+func isEmptyUpdate(u []byte) bool { return len(u) == 2 && u[0] == 0 && u[1] == 0 }
+
+func (s *Session) badInput(p *Peer, kind, reason string, err error) {
+	s.hub.metrics.Error(kind)
+	s.hub.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+		Err(err).Msg(reason + "; closing the peer")
+	p.close(CloseInvalidPayload, reason, false)
+	s.dropPeer(p)
+}
+
+// dropPeer forgets p and announces the removal of its awareness states.
+func (s *Session) dropPeer(p *Peer) {
+	delete(s.peers, p)
+	s.peerCount.Store(int64(len(s.peers)))
+	if removed := s.aw.removePeer(p, time.Now()); len(removed) > 0 {
+		s.broadcastAwareness(removed)
+	}
+}
+
+// request runs a REST operation.
+func (s *Session) request(r *request) {
+	if r.cancelled.Load() {
+		close(r.done)
+		return
+	}
+	switch r.kind {
+	case reqRead:
+		r.err = s.call(r.fn)
+	case reqApply:
+		r.err = s.apply(r.update)
+	case reqEdit:
+		s.emitted = s.emitted[:0]
+		s.doc.Transact(func() { r.err = s.call(r.fn) })
+		s.emitChanges()
+	case reqCompact:
+		s.compactWait = append(s.compactWait, r)
+		return
+	}
+	s.waiters = append(s.waiters, r)
+}
+
+// call runs a caller's function on the document. A panic (the crdt panics,
+// for one, when a root is used as the wrong type) becomes an error for
+// that caller; since it may have interrupted a transaction, the session
+// then reloads from storage.
+func (s *Session) call(fn func(*crdt.Doc) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sync: document callback panicked: %v", v)
+			s.suspect = true
+			s.hub.log.Error().Str("doc", s.name).Interface("panic", v).Msg("document callback panicked; reloading the document")
+		}
+	}()
+	return fn(s.doc)
+}
+
+// commit makes the batch durable, then sends what it produced and
+// answers its requests: persist before broadcast. It reports whether the
+// session must end because storage failed; then nothing is sent, peers are
+// closed so they reconnect and resync against what is on disk, and every
+// waiting request fails.
+func (s *Session) commit() (failed bool) {
+	if len(s.persist) > 0 {
+		t0 := time.Now()
+		meta, err := s.hub.cfg.Store.Append(context.Background(), s.name, s.persist...)
+		s.hub.metrics.Persist(time.Since(t0), len(s.persist))
+		clear(s.persist)
+		s.persist = s.persist[:0]
+		if err != nil {
+			s.hub.metrics.Error(ErrKindPersist)
+			s.hub.log.Error().Str("doc", s.name).Err(err).Msg("persist failed; closing peers so that they resync")
+			s.err = fmt.Errorf("persist %q: %w", s.name, err)
+			for _, r := range s.waiters {
+				r.err = s.err
+			}
+			clear(s.out)
+			s.out = s.out[:0]
+			s.completeWaiters()
+			return true
+		}
+		s.meta = meta
+	}
+	for i := 0; i < len(s.out); i++ { // dropPeer may append
+		o := s.out[i]
+		if o.to != nil {
+			if _, ok := s.peers[o.to]; ok && !o.to.send(o.msg) {
+				s.slowPeer(o.to)
+			}
+			continue
+		}
+		for p := range s.peers {
+			if !p.send(o.msg) {
+				s.slowPeer(p)
+			}
+		}
+	}
+	clear(s.out)
+	s.out = s.out[:0]
+	s.completeWaiters()
+	s.maybeCompact()
+	return false
+}
+
+func (s *Session) completeWaiters() {
+	for _, r := range s.waiters {
+		close(r.done)
+	}
+	clear(s.waiters)
+	s.waiters = s.waiters[:0]
+}
+
+func (s *Session) slowPeer(p *Peer) {
+	s.hub.metrics.Error(ErrKindSlowPeer)
+	s.hub.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+		Msg("outbox overflow; closing the peer, it will resync on reconnect")
+	p.close(CloseTryAgainLater, "too slow: outbox overflow, reconnect", false)
+	s.dropPeer(p)
+}
+
+// maybeCompact starts a compaction when the store's policy (or a Compact
+// request) asks for one. The snapshot is encoded here, where the document
+// is owned; the write runs on its own goroutine so that editing goes on,
+// which Compact's through makes safe: the log entries appended meanwhile
+// stay and are replayed on top of the snapshot.
+func (s *Session) maybeCompact() {
+	if s.compacting {
+		return
+	}
+	if len(s.compactWait) == 0 && !storage.NeedsCompaction(s.meta, s.hub.cfg.Policy) {
+		return
+	}
+	waiters := s.compactWait
+	s.compactWait = nil
+	if s.meta.LogCount == 0 {
+		for _, r := range waiters {
+			close(r.done)
+		}
+		return
+	}
+	s.startCompaction(waiters)
+}
+
+func (s *Session) startCompaction(waiters []*request) {
+	snap, err := s.doc.EncodeStateAsUpdate(nil)
+	if err != nil {
+		s.hub.metrics.Error(ErrKindCompact)
+		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode snapshot failed")
+		for _, r := range waiters {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+	through := s.meta.LastSeq
+	store, name := s.hub.cfg.Store, s.name
+	s.compacting = true
+	go func() {
+		res := compactResult{waiters: waiters}
+		res.err = store.Compact(context.Background(), name, snap, through)
+		if res.err == nil {
+			res.meta, res.statErr = store.Stat(context.Background(), name)
+		}
+		s.compactDone <- res
+	}()
+}
+
+func (s *Session) compacted(res compactResult) {
+	s.compacting = false
+	if res.err != nil {
+		s.hub.metrics.Error(ErrKindCompact)
+		s.hub.log.Error().Str("doc", s.name).Err(res.err).Msg("compaction failed")
+	} else {
+		s.hub.counters.compactions.Add(1)
+		// An Append after the compaction returned a Meta that already
+		// reflects it, with a later LastSeq; keep the newest.
+		if res.statErr == nil && res.meta.LastSeq >= s.meta.LastSeq {
+			s.meta = res.meta
+		}
+	}
+	for _, r := range res.waiters {
+		r.err = res.err
+		close(r.done)
+	}
+	s.maybeCompact()
+}
+
+// unloadCompactMin is the log length at which a document is compacted when
+// it is unloaded, so that its next load replays a short log.
+const unloadCompactMin = 32
+
+// finish ends the session: closes the peers, waits for a compaction in
+// flight (compacting first if the log is long and the session ends
+// normally), and answers whatever is still waiting.
+func (s *Session) finish(code int, reason string) {
+	if code != CloseInternal && !s.compacting && s.meta.LogCount >= unloadCompactMin && !s.suspect && s.err == nil {
+		s.startCompaction(nil)
+	}
+	if s.err != nil || s.suspect {
+		code, reason = CloseInternal, "server error, reconnect"
+	}
+	for p := range s.peers {
+		p.close(code, reason, code == CloseGoingAway)
+	}
+	clear(s.peers)
+	s.peerCount.Store(0)
+	if s.compacting {
+		s.compacted(<-s.compactDone)
+	}
+	for _, r := range s.compactWait {
+		r.err = errSessionGone
+		close(r.done)
+	}
+	s.compactWait = nil
+	s.remove(true)
+}
+
+// remove takes the session out of the hub so that the next user of the
+// name starts a new one. With force false (the grace period ended) it
+// does so only if no one holds the session; a session that ends for a
+// failure, a delete or a shutdown is removed whatever its references, and
+// their holders see errSessionGone. It reports whether the session is
+// gone.
+func (s *Session) remove(force bool) bool {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !s.gone && !force && s.refs > 0 {
+		return false
+	}
+	s.gone = true
+	if h.sessions[s.name] == s {
+		delete(h.sessions, s.name)
+	}
+	return true
+}
+
+// delete removes the document: its peers are closed with
+// CloseDocumentDeleted so that they do not upload it again.
+func (s *Session) delete(r *request) {
+	err := s.hub.cfg.Store.Delete(context.Background(), s.name)
+	if errors.Is(err, storage.ErrNotFound) {
+		err = nil // loaded but never written
+	}
+	r.err = err
+	for p := range s.peers {
+		p.close(CloseDocumentDeleted, "document deleted", false)
+	}
+	clear(s.peers)
+	s.peerCount.Store(0)
+	if s.compacting {
+		// The compaction may land after the delete and recreate the
+		// document: wait for it, then delete again.
+		res := <-s.compactDone
+		s.compacting = false
+		for _, w := range res.waiters {
+			w.err = errSessionGone
+			close(w.done)
+		}
+		if res.err == nil {
+			if err := s.hub.cfg.Store.Delete(context.Background(), s.name); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				r.err = err
+			}
+		}
+	}
+	s.remove(true)
+	close(r.done)
+}
+
+// runDeleteOnly is the life of a session created to delete a document
+// that was not loaded: it holds the name while the store deletes it, so
+// that a concurrent join waits and then loads what is left (nothing).
+func (s *Session) runDeleteOnly() {
+	ev := <-s.inbox // Hub.Delete posts exactly one delete request first
+	s.delete(ev.req)
+}

@@ -1,0 +1,500 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/quirehq/quire/crdt"
+	"github.com/quirehq/quire/storage"
+)
+
+func TestJoinStep1Step2AndEcho(t *testing.T) {
+	h := testHub(t, storage.NewMemory(), nil)
+	a := dial(t, h, "doc", "a")
+	// a answers the server's step 1 and asks with its own.
+	a.conn.send(t, append(EncodeSyncStep2([]byte{0, 0}), EncodeSyncStep1(a.doc.EncodeStateVector())...))
+	if m := a.expect(MsgSync); m.Sync != SyncStep2 || !bytes.Equal(m.Payload, []byte{0, 0}) {
+		t.Fatalf("answer to step 1: %s % x", m.Sync, m.Payload)
+	}
+	a.insert(0, "hi")
+	// The update is echoed to its sender.
+	if m := a.expect(MsgSync); m.Sync != SyncUpdate {
+		t.Fatalf("echo: %s", m.Sync)
+	}
+	b := dial(t, h, "doc", "b")
+	b.conn.send(t, EncodeSyncStep1(b.doc.EncodeStateVector()))
+	b.waitText("hi")
+	b.insert(2, "!")
+	a.waitText("hi!")
+	b.waitText("hi!")
+	a.conn.hangUp()
+	b.conn.hangUp()
+	if err := a.wait(); err != nil {
+		t.Fatal(err)
+	}
+	b.wait()
+}
+
+// TestPersistBeforeBroadcast holds the store's Append and checks that no
+// peer hears of an update before it is durable, and that one Append takes
+// every update waiting (group commit).
+func TestPersistBeforeBroadcast(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory(), gate: make(chan struct{})}
+	h := testHub(t, st, nil)
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	a.insert(0, "x") // its Append now waits at the gate
+	time.Sleep(20 * time.Millisecond)
+	for i := 0; i < 5; i++ { // queue behind it, for one batch
+		b.insert(0, fmt.Sprint(i))
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case f := <-a.conn.fromSrv:
+		t.Fatalf("a got % x before the update was durable", f)
+	case f := <-b.conn.fromSrv:
+		t.Fatalf("b got % x before the update was durable", f)
+	default:
+	}
+	close(st.gate)
+	if ta, tb := a.waitLen(6), b.waitLen(6); ta != tb {
+		t.Fatalf("a has %q, b has %q", ta, tb)
+	}
+	if n := st.appends.Load(); n != 2 {
+		t.Errorf("%d appends, want 2 (one, then a group of 5)", n)
+	}
+	stt, err := st.Load(context.Background(), "doc")
+	if err != nil || len(stt.Updates) != 6 {
+		t.Fatalf("stored %d updates (%v), want 6", len(stt.Updates), err)
+	}
+	a.conn.hangUp()
+	b.conn.hangUp()
+	a.wait()
+	b.wait()
+}
+
+// TestBadInputIsolation: each kind of bad input closes its sender with the
+// right code; the other peer and the document carry on.
+func TestBadInputIsolation(t *testing.T) {
+	tests := []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"undecodable frame", []byte{0x00, 0x02, 0x05, 0x01}, CloseInvalidPayload},
+		{"malformed update", EncodeSyncUpdate([]byte{0x01, 0x01, 0x0b, 0x00, 0xff, 0xff}), CloseInvalidPayload},
+		{"malformed state vector", EncodeSyncStep1([]byte{0x05, 0x01}), CloseInvalidPayload},
+		{"awareness not json", EncodeAwareness([]byte{1, 1, 1, 3, 'a', 'b', 'c'}), CloseInvalidPayload},
+		{"empty frame", []byte{}, CloseInvalidPayload},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := testHub(t, storage.NewMemory(), nil)
+			good := dial(t, h, "doc", "good")
+			bad := dial(t, h, "doc", "bad")
+			good.insert(0, "ok")
+			good.waitText("ok")
+			bad.conn.send(t, tt.frame)
+			if code, reason := bad.conn.closeInfo(t); code != tt.code || reason == "" {
+				t.Errorf("bad peer closed with %d %q, want %d and a reason", code, reason, tt.code)
+			}
+			bad.wait()
+			good.insert(2, "!")
+			eventually(t, "the edit after bad input", func() bool { return serverText(t, h, "doc") == "ok!" })
+			good.conn.hangUp()
+			good.wait()
+		})
+	}
+}
+
+// TestSlowPeerCutOff: a peer that stops reading is closed with 1013 once
+// its outbox overflows, while the session keeps serving the others.
+func TestSlowPeerCutOff(t *testing.T) {
+	h := testHub(t, storage.NewMemory(), func(c *Config) { c.OutboxMessages = 8 })
+	slow := dial(t, h, "doc", "slow")
+	slow.conn.stall.Store(true)
+	fast := dial(t, h, "doc", "fast")
+	for i := 0; i < 40; i++ {
+		fast.insert(0, "a")
+		fast.expect(MsgSync)
+	}
+	if code, _ := slow.conn.closeInfo(t); code != CloseTryAgainLater {
+		t.Fatalf("slow peer closed with %d, want %d", code, CloseTryAgainLater)
+	}
+	slow.wait()
+	fast.insert(0, "b")
+	fast.expect(MsgSync)
+	fast.conn.hangUp()
+	fast.wait()
+}
+
+// TestAwarenessLeave: awareness propagates to every peer (the sender
+// included), a query is answered, and a leaving peer's states are removed
+// and announced.
+func TestAwarenessLeave(t *testing.T) {
+	h := testHub(t, storage.NewMemory(), nil)
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	state := EncodeAwarenessUpdate([]AwarenessEntry{{ClientID: 42, Clock: 1, State: []byte(`{"user":"a"}`)}})
+	a.conn.send(t, EncodeAwareness(state))
+	for _, c := range []*client{a, b} {
+		if m := c.expect(MsgAwareness); !bytes.Equal(m.Payload, state) {
+			t.Fatalf("%s got awareness % x", c.conn.name, m.Payload)
+		}
+	}
+	c := dial(t, h, "doc", "c") // a newcomer gets the states after step 1
+	if m := c.expect(MsgAwareness); !bytes.Equal(m.Payload, state) {
+		t.Fatalf("newcomer got awareness % x", m.Payload)
+	}
+	c.conn.send(t, EncodeQueryAwareness())
+	if m := c.expect(MsgAwareness); !bytes.Equal(m.Payload, state) {
+		t.Fatalf("query answer % x", m.Payload)
+	}
+	a.conn.hangUp()
+	a.wait()
+	removal := EncodeAwarenessUpdate([]AwarenessEntry{{ClientID: 42, Clock: 1}})
+	for _, c := range []*client{b, c} {
+		if m := c.expect(MsgAwareness); !bytes.Equal(m.Payload, removal) {
+			t.Fatalf("%s got % x, want the removal % x", c.conn.name, m.Payload, removal)
+		}
+	}
+	b.conn.hangUp()
+	c.conn.hangUp()
+	b.wait()
+	c.wait()
+}
+
+// TestConcurrentJoinsLoadOnce: peers joining a document at once share one
+// load, and none is answered before the load completed.
+func TestConcurrentJoinsLoadOnce(t *testing.T) {
+	mem := storage.NewMemory()
+	seed := crdt.NewDoc(crdt.Options{ClientID: 9})
+	var ups [][]byte
+	seed.OnUpdate(func(u []byte) { ups = append(ups, u) })
+	_ = seed.Text("t").Insert(0, "stored", nil)
+	if _, err := mem.Append(context.Background(), "doc", ups...); err != nil {
+		t.Fatal(err)
+	}
+	st := &hookStore{Store: mem, loadDelay: 100 * time.Millisecond}
+	h := testHub(t, st, nil)
+	var wg gosync.WaitGroup
+	clients := make([]*client, 8)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clients[i] = dial(t, h, "doc", fmt.Sprint("c", i))
+		}()
+	}
+	wg.Wait()
+	if n := st.loads.Load(); n != 1 {
+		t.Errorf("%d loads, want 1", n)
+	}
+	for _, c := range clients {
+		c.conn.send(t, EncodeSyncStep1(c.doc.EncodeStateVector()))
+		c.waitText("stored")
+		c.conn.hangUp()
+		c.wait()
+	}
+}
+
+// TestUnloadAfterGrace: a document is unloaded a grace period after its
+// last peer left, and loads again (with its content) on the next join.
+func TestUnloadAfterGrace(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory()}
+	h := testHub(t, st, func(c *Config) { c.Grace = 100 * time.Millisecond })
+	a := dial(t, h, "doc", "a")
+	a.insert(0, "kept")
+	a.expect(MsgSync)
+	a.conn.hangUp()
+	a.wait()
+	if s := h.Stats(); s.Docs != 1 {
+		t.Fatalf("%d docs loaded right after the peer left, want 1 (grace)", s.Docs)
+	}
+	eventually(t, "unload", func() bool { return h.Stats().Docs == 0 })
+	b := dial(t, h, "doc", "b")
+	b.conn.send(t, EncodeSyncStep1(b.doc.EncodeStateVector()))
+	b.waitText("kept")
+	if n := st.loads.Load(); n != 2 {
+		t.Errorf("%d loads, want 2", n)
+	}
+	b.conn.hangUp()
+	b.wait()
+}
+
+// TestRESTThroughSession: Apply, Edit and Read run in the session; peers
+// see REST writes live, and REST writes are durable.
+func TestRESTThroughSession(t *testing.T) {
+	mem := storage.NewMemory()
+	h := testHub(t, mem, nil)
+	ctx := context.Background()
+	a := dial(t, h, "doc", "a")
+	if err := h.Edit(ctx, "doc", func(d *crdt.Doc) error { return d.Text("t").Insert(0, "rest", nil) }); err != nil {
+		t.Fatal(err)
+	}
+	a.waitText("rest")
+	other := crdt.NewDoc(crdt.Options{ClientID: 77})
+	var ups [][]byte
+	other.OnUpdate(func(u []byte) { ups = append(ups, u) })
+	_ = other.Text("t").Insert(0, ">", nil)
+	if err := h.Apply(ctx, "doc", ups[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Apply(ctx, "doc", []byte{1, 2, 3}); !errors.Is(err, crdt.ErrMalformed) {
+		t.Errorf("malformed Apply: %v, want ErrMalformed", err)
+	}
+	var text string
+	if err := h.Read(ctx, "doc", func(d *crdt.Doc) error { text = d.Text("t").String(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(text) != 5 {
+		t.Errorf("read %q", text)
+	}
+	a.waitText(text)
+	st, _ := mem.Load(ctx, "doc")
+	replay := crdt.NewDoc(crdt.Options{})
+	for _, u := range st.Updates {
+		_ = replay.ApplyUpdate(u)
+	}
+	if got := replay.Text("t").String(); got != text {
+		t.Errorf("stored %q, want %q", got, text)
+	}
+	// A panicking callback is an error for its caller, not a crash.
+	err := h.Read(ctx, "doc", func(d *crdt.Doc) error { d.Map("t"); return nil })
+	if err == nil {
+		t.Error("Read of a text as a map did not fail")
+	}
+	a.conn.hangUp()
+	a.wait()
+}
+
+// TestPersistFailure: when an Append fails nothing is broadcast, the peers
+// are closed with 1011, and the next join reloads from storage.
+func TestPersistFailure(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory()}
+	h := testHub(t, st, nil)
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	a.insert(0, "one")
+	a.expect(MsgSync)
+	b.expect(MsgSync)
+	st.failNext.Store(true)
+	a.insert(3, "two")
+	for _, c := range []*client{a, b} {
+		for {
+			select {
+			case f := <-c.conn.fromSrv:
+				if m, _ := DecodeFrame(f); len(m) == 1 && m[0].Type == MsgSync {
+					t.Fatalf("%s got an update that was not persisted", c.conn.name)
+				}
+				continue
+			case <-c.conn.closed:
+			}
+			break
+		}
+		if code, _ := c.conn.closeInfo(t); code != CloseInternal {
+			t.Errorf("%s closed with %d, want %d", c.conn.name, code, CloseInternal)
+		}
+		c.wait()
+	}
+	// The client reconnects and resyncs: its unacknowledged edit is sent
+	// again in its step 2.
+	a2 := dial(t, h, "doc", "a2")
+	a2.doc = a.doc
+	a2.conn.send(t, EncodeSyncStep1(a2.doc.EncodeStateVector()))
+	m := a2.expect(MsgSync)
+	if m.Sync != SyncStep2 {
+		t.Fatalf("got %s", m.Sync)
+	}
+	sv := crdt.NewDoc(crdt.Options{})
+	_ = sv.ApplyUpdate(m.Payload)
+	diff, _ := a.doc.EncodeStateAsUpdate(sv.EncodeStateVector())
+	a2.conn.send(t, EncodeSyncStep2(diff))
+	eventually(t, "resync", func() bool { return serverText(t, h, "doc") == "onetwo" })
+	a2.conn.hangUp()
+	a2.wait()
+}
+
+// TestLoadFailure: a document that does not load is not served empty.
+func TestLoadFailure(t *testing.T) {
+	mem := storage.NewMemory()
+	if err := mem.Compact(context.Background(), "doc", []byte{0xff, 0xff, 0xff}, 0); err != nil {
+		t.Fatal(err)
+	}
+	h := testHub(t, mem, nil)
+	conn := newPipe("x", 8)
+	err := h.Serve(context.Background(), "doc", conn)
+	if err == nil {
+		t.Fatal("Serve of an unloadable document succeeded")
+	}
+	if code, _ := conn.closeInfo(t); code != CloseInternal {
+		t.Errorf("closed with %d", code)
+	}
+	select {
+	case f := <-conn.fromSrv:
+		t.Fatalf("an unloadable document was answered: % x", f)
+	default:
+	}
+	if err := h.Read(context.Background(), "doc", func(*crdt.Doc) error { return nil }); err == nil {
+		t.Error("Read of an unloadable document succeeded")
+	}
+}
+
+// TestDelete closes the peers with 4410 and removes the document.
+func TestDelete(t *testing.T) {
+	mem := storage.NewMemory()
+	h := testHub(t, mem, nil)
+	ctx := context.Background()
+	a := dial(t, h, "doc", "a")
+	a.insert(0, "x")
+	a.expect(MsgSync)
+	if err := h.Delete(ctx, "doc"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := a.conn.closeInfo(t); code != CloseDocumentDeleted {
+		t.Errorf("closed with %d", code)
+	}
+	a.wait()
+	if _, err := h.Info(ctx, "doc"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Info after delete: %v", err)
+	}
+	if err := h.Delete(ctx, "doc"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+	// A stored document that is not loaded.
+	if _, err := mem.Append(ctx, "cold", []byte{0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Delete(ctx, "cold"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.Stat(ctx, "cold"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("cold doc still stored: %v", err)
+	}
+}
+
+// TestCompaction: the log is compacted under the policy, inside the
+// session, while edits go on; the document loads the same afterwards.
+func TestCompaction(t *testing.T) {
+	mem := storage.NewMemory()
+	h := testHub(t, mem, func(c *Config) { c.Policy = storage.Policy{MaxLogCount: 10} })
+	a := dial(t, h, "doc", "a")
+	want := ""
+	for i := 0; i < 35; i++ {
+		a.insert(0, "x")
+		want += "x"
+		a.expect(MsgSync)
+	}
+	eventually(t, "compactions", func() bool { return h.Stats().Compactions >= 3 })
+	m, err := mem.Stat(context.Background(), "doc")
+	if err != nil || m.SnapshotBytes == 0 || m.LogCount >= 10 {
+		t.Fatalf("after compaction: %+v, %v", m, err)
+	}
+	if err := h.Compact(context.Background(), "doc"); err != nil {
+		t.Fatal(err)
+	}
+	a.conn.hangUp()
+	a.wait()
+	st, _ := mem.Load(context.Background(), "doc")
+	d := crdt.NewDoc(crdt.Options{})
+	_ = d.ApplyUpdate(st.Snapshot)
+	for _, u := range st.Updates {
+		_ = d.ApplyUpdate(u)
+	}
+	if got := d.Text("t").String(); got != want {
+		t.Errorf("reloaded %q, want %q", got, want)
+	}
+}
+
+// TestCloseAndRestartBolt: Hub.Close closes peers with 1001 after flushing;
+// a new hub on the reopened bolt file has everything, nothing doubled.
+func TestCloseAndRestartBolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quire.db")
+	st, err := storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testGoroutines()
+	h := NewHub(Config{Store: st})
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	a.insert(0, "hello ")
+	b.insert(0, "world")
+	a.conn.send(t, EncodeSyncStep1(a.doc.EncodeStateVector()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{a, b} {
+		if code, _ := c.conn.closeInfo(t); code != CloseGoingAway {
+			t.Errorf("%s closed with %d, want 1001", c.conn.name, code)
+		}
+		c.wait()
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkGoroutines(t, base)
+
+	st2, err := storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	var text string
+	h2 := NewHub(Config{Store: st2})
+	if err := h2.Read(context.Background(), "doc", func(d *crdt.Doc) error { text = d.Text("t").String(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(text) != len("hello world") {
+		t.Errorf("after restart: %q", text)
+	}
+	if err := h2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	if _, err := h.Info(ctx, "x"); err == nil {
+		t.Log("Info works after close (reads the store)")
+	}
+	if err := h.Read(ctx, "doc", func(*crdt.Doc) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after close: %v", err)
+	}
+}
+
+func TestListInfo(t *testing.T) {
+	mem := storage.NewMemory()
+	h := testHub(t, mem, nil)
+	ctx := context.Background()
+	a := dial(t, h, "b-live", "a")
+	_ = h.Edit(ctx, "a-stored", func(d *crdt.Doc) error { return d.Text("t").Insert(0, "x", nil) })
+	list, err := h.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "a-stored" || list[0].Bytes == 0 || list[1].Name != "b-live" || list[1].Peers != 1 {
+		t.Errorf("list: %+v", list)
+	}
+	info, err := h.Info(ctx, "b-live")
+	if err != nil || !info.Loaded || info.Peers != 1 {
+		t.Errorf("info: %+v %v", info, err)
+	}
+	if _, err := h.Info(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("info of a missing doc: %v", err)
+	}
+	for _, bad := range []string{"", "a\x00b", string(make([]byte, 300)), "\xff"} {
+		if _, err := h.Info(ctx, bad); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("name %q: %v", bad, err)
+		}
+	}
+	a.conn.hangUp()
+	a.wait()
+}

@@ -244,9 +244,10 @@ func (b *branch) updateMarkers(index uint64, n int64) {
 	for i := len(b.markers) - 1; i >= 0; i-- {
 		m := &b.markers[i]
 		if n > 0 && !m.ok {
+			// Other markers at m.p need no invalidation: if m.p is live
+			// its flag is set again below; if not, they are not ok already.
 			p := m.p
 			p.flags &^= flagMarker
-			b.invalidate(p)
 			for p != nil && (p.deleted() || !p.countable()) {
 				p = p.left
 				if p != nil && p.live() {

@@ -358,13 +358,17 @@ type updateDecoderV2 struct {
 	parentInfo *lib0.RleDecoder
 	typeRefs   *lib0.UintOptRleDecoder
 	lens       *lib0.UintOptRleDecoder
+	// keyBudget bounds the bytes of reused keys: a key clock can name the
+	// same long key again and again for almost no input, which would let a
+	// tiny update build megabytes of strings.
+	keyBudget int
 }
 
 // newUpdateDecoderV2 reads the feature flag and the nine column buffers;
 // the rest stream is what follows them. Errors surface through err().
 func newUpdateDecoderV2(b []byte) updateDecoder {
 	d := lib0.NewDecoder(b)
-	c := &updateDecoderV2{dsDecoderV2: dsDecoderV2{d: d}}
+	c := &updateDecoderV2{dsDecoderV2: dsDecoderV2{d: d}, keyBudget: 2*len(b) + 1024}
 	d.ReadVarUint() // feature flag; yjs ignores it too
 	c.keyClocks = lib0.NewIntDiffOptRleDecoder(d.ReadVarBytes())
 	c.clients = lib0.NewUintOptRleDecoder(d.ReadVarBytes())
@@ -481,7 +485,12 @@ func (c *updateDecoderV2) readKey() string {
 		return ""
 	}
 	if kc < int64(len(c.keys)) {
-		return c.keys[kc]
+		k := c.keys[kc]
+		if c.keyBudget -= len(k); c.keyBudget < 0 {
+			c.d.Fail(fmt.Errorf("%w: reused keys exceed what the update can hold", errCodec))
+			return ""
+		}
+		return k
 	}
 	k := c.readString()
 	if c.d.Err() != nil {

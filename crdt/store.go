@@ -62,7 +62,8 @@ func (s *structStore) add(it *item) {
 func findIndex(structs []*item, clock uint64) int {
 	lo, hi := 0, len(structs)-1
 	mid := structs[hi]
-	if mid.id.Clock == clock {
+	if mid.id.Clock <= clock {
+		// The last struct: most lookups are of what was just typed.
 		return hi
 	}
 	// Pivot on the assumption that clocks are spread evenly; as in yjs.

@@ -183,3 +183,41 @@ func mustJSON(t *testing.T, d *Doc) string {
 	}
 	return s
 }
+
+// Subdocuments are kept as references and encoded again unchanged (vectors
+// printed by yjs 13.6.33: a map entry and an array element holding docs
+// with options).
+func TestSubdocumentsRoundTrip(t *testing.T) {
+	v1 := unhex(t, "010201002901016d0373756203616263760202676379046d657461760101787d0109010161036465667601086175746f4c6f61647800")
+	v2 := unhex(t, "00000101000003290009110b6d73756261626361646566014300010301010000010200760202676379046d657461760101787d017601086175746f4c6f61647800")
+	for _, tc := range []struct {
+		name   string
+		apply  func(*Doc) error
+		encode func(*Doc) ([]byte, error)
+		want   []byte
+	}{
+		{"v1", func(d *Doc) error { return d.ApplyUpdate(v1) }, func(d *Doc) ([]byte, error) { return d.EncodeStateAsUpdate(nil) }, v1},
+		{"v2", func(d *Doc) error { return d.ApplyUpdateV2(v2) }, func(d *Doc) ([]byte, error) { return d.EncodeStateAsUpdateV2(nil) }, v2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDoc(Options{ClientID: 5})
+			if err := tc.apply(d); err != nil {
+				t.Fatal(err)
+			}
+			got, err := tc.encode(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("got %x\nwant %x", got, tc.want)
+			}
+			if j := mustJSON(t, d); j != `{"m":{"sub":{}},"a":[{}]}` {
+				t.Fatalf("json %s", j)
+			}
+			v, ok := d.Map("m").Get("sub")
+			if sd, isSub := v.(SubDoc); !ok || !isSub || sd.GUID != "abc" {
+				t.Fatalf("sub = %#v", v)
+			}
+		})
+	}
+}

@@ -26,9 +26,9 @@ func jsonValue(v any) any {
 	case *Array:
 		return jsonList(x.b)
 	case SubDoc:
-		o := lib0.NewObject()
-		o.Set("guid", x.GUID)
-		return o
+		// JSON.stringify calls the subdocument's own toJSON, which lists its
+		// root types: none, since a server does not load subdocuments.
+		return lib0.NewObject()
 	}
 	return v
 }

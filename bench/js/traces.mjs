@@ -10,7 +10,8 @@
 //   load    Y.applyUpdate of the final full-state update into a fresh Y.Doc
 //   encode  Y.encodeStateAsUpdate of the replayed doc
 //   heap    live heap of the doc after replay (gc'd heapUsed after minus before)
-// Each phase runs N times (default 5); the table shows the median. The final
+// Each phase runs N times (default 5); the table shows the median wall time
+// (the JSON also has the minimum and the median process CPU time). The final
 // text must equal endContent in every phase. --json prints the results as
 // JSON on stdout (the table then goes to stderr).
 //
@@ -122,10 +123,17 @@ const check = (name, phase, text, tr) => {
   if (got !== tr.end) fail(`${name}: ${phase} gives ${got.length} UTF-16 units, want ${tr.end.length} (endContent)`)
 }
 
+// wall ms; the process CPU ms of the last call is left in lastCpu (more
+// stable than wall time on a busy machine; includes V8's helper threads)
+let lastCpu = 0
 const time = (f) => {
+  const c0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   const r = f()
-  return [Number(process.hrtime.bigint() - t0) / 1e6, r]
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6
+  const c = process.cpuUsage(c0)
+  lastCpu = (c.user + c.system) / 1000
+  return [wall, r]
 }
 
 const files = (() => {
@@ -151,6 +159,7 @@ for (const f of files) {
   const updBytes = ups.reduce((n, u) => n + u.length, 0)
 
   const ms = { replay: [], apply: [], load: [], encode: [] }
+  const cpu = { replay: [], apply: [], load: [], encode: [] }
   const heap = []
   for (let run = 0; run < opts.runs; run++) {
     // replay, with the live heap of the result
@@ -160,6 +169,7 @@ for (const f of files) {
     const d = newDoc(1)
     const [t, text] = time(() => replay(tr, d))
     ms.replay.push(t)
+    cpu.replay.push(lastCpu)
     globalThis.gc()
     globalThis.gc()
     heap.push(process.memoryUsage().heapUsed - before)
@@ -169,6 +179,7 @@ for (const f of files) {
       const da = newDoc(2)
       const [t] = time(() => { for (const u of ups) Y.applyUpdate(da, u) })
       ms.apply.push(t)
+      cpu.apply.push(lastCpu)
       check(name, 'apply', da.getText('text'), tr)
       da.destroy()
     }
@@ -176,12 +187,14 @@ for (const f of files) {
       const dl = newDoc(2)
       const [t] = time(() => Y.applyUpdate(dl, full))
       ms.load.push(t)
+      cpu.load.push(lastCpu)
       check(name, 'load', dl.getText('text'), tr)
       dl.destroy()
     }
     {
       const [t, enc] = time(() => Y.encodeStateAsUpdate(d))
       ms.encode.push(t)
+      cpu.encode.push(lastCpu)
       if (Buffer.compare(Buffer.from(enc), Buffer.from(full)) !== 0) fail(`${name}: encodeStateAsUpdate differs between runs`)
     }
     d.destroy()
@@ -197,6 +210,8 @@ for (const f of files) {
     stateBytes: full.length,
     runs: opts.runs,
     medianMs: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, +median(v).toFixed(2)])),
+    minMs: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, +Math.min(...v).toFixed(2)])),
+    medianCpuMs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, +median(v).toFixed(2)])),
     heapBytes: Math.round(median(heap)),
     ms: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v.map(x => +x.toFixed(2))]))
   })

@@ -19,7 +19,18 @@ func (ds deleteSet) add(client, clock, n uint64) {
 }
 
 func (ds deleteSet) sortAndMerge() {
-	for client, dels := range ds {
+	for client := range ds {
+		ds.sortAndMergeClient(client)
+	}
+}
+
+// sortAndMergeClient sorts and merges the ranges of one client.
+func (ds deleteSet) sortAndMergeClient(client uint64) {
+	{
+		dels := ds[client]
+		if len(dels) < 2 {
+			return
+		}
 		slices.SortFunc(dels, func(a, b deleteRange) int {
 			switch {
 			case a.clock < b.clock:

@@ -137,7 +137,11 @@ func (d *Doc) end(tx *Transaction, top bool) {
 func (d *Doc) cleanup(tx *Transaction) {
 	store := d.store
 	ds := tx.deleteSet
-	ds.sortAndMerge()
+	// Walk the delete set through dsOrder rather than ranging over the map:
+	// every map range draws a random number, and this runs per keystroke.
+	for _, client := range tx.dsOrder {
+		ds.sortAndMergeClient(client)
+	}
 	changedClients := tx.changedClients()
 
 	// What yjs does while calling observers: remote changes invalidate
@@ -159,9 +163,9 @@ func (d *Doc) cleanup(tx *Transaction) {
 
 	if len(ds) > 0 {
 		if d.gc {
-			tryGCDeleteSet(ds, store)
+			tryGCDeleteSet(ds, tx.dsOrder, store)
 		}
-		tryMergeDeleteSet(ds, store)
+		tryMergeDeleteSet(ds, tx.dsOrder, store)
 	}
 	changedClients.each(func(client, beforeClock uint64) {
 		structs := store.clients[client]
@@ -241,8 +245,9 @@ func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
 	return merged
 }
 
-func tryGCDeleteSet(ds deleteSet, store *structStore) {
-	for client, dels := range ds {
+func tryGCDeleteSet(ds deleteSet, clients []uint64, store *structStore) {
+	for _, client := range clients {
+		dels := ds[client]
 		structs := store.clients[client]
 		for di := len(dels) - 1; di >= 0; di-- {
 			d := dels[di]
@@ -257,8 +262,9 @@ func tryGCDeleteSet(ds deleteSet, store *structStore) {
 	}
 }
 
-func tryMergeDeleteSet(ds deleteSet, store *structStore) {
-	for client, dels := range ds {
+func tryMergeDeleteSet(ds deleteSet, clients []uint64, store *structStore) {
+	for _, client := range clients {
+		dels := ds[client]
 		for di := len(dels) - 1; di >= 0; di-- {
 			d := dels[di]
 			structs := store.clients[client]

@@ -97,7 +97,11 @@ func (d *Doc) OnUpdateV2(f func(update []byte)) { d.onUpdateV2 = f }
 // Transact runs f as one transaction: edits made inside it produce one
 // update. Transactions nest; the outermost one ends the transaction.
 func (d *Doc) Transact(f func()) {
-	d.transact(true, func(*Transaction) { f() })
+	tx, top := d.begin(true)
+	// Like yjs's finally: a panicking f still ends the transaction, so the
+	// document stays usable and what f did before panicking is announced.
+	defer d.end(tx, top)
+	f()
 }
 
 // newItem allocates an item. While a large update is applied, items come

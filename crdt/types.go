@@ -55,16 +55,19 @@ func (b *branch) edit(f func(tx *Transaction) error) error {
 	return err
 }
 
-// Text returns the root text called name.
+// Text returns the root text called name, creating it if needed. Like
+// yjs's doc.get, it panics if the root exists as another kind; check
+// RootKind first when the name comes from outside.
 func (d *Doc) Text(name string) *Text { return d.rootView(name, kindText).(*Text) }
 
-// Map returns the root map called name.
+// Map returns the root map called name (see Text for when it panics).
 func (d *Doc) Map(name string) *Map { return d.rootView(name, kindMap).(*Map) }
 
-// Array returns the root array called name.
+// Array returns the root array called name (see Text for when it panics).
 func (d *Doc) Array(name string) *Array { return d.rootView(name, kindArray).(*Array) }
 
-// XmlFragment returns the root XML fragment called name.
+// XmlFragment returns the root XML fragment called name (see Text for when
+// it panics).
 func (d *Doc) XmlFragment(name string) *XmlFragment {
 	return d.rootView(name, kindXmlFragment).(*XmlFragment)
 }

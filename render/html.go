@@ -1,6 +1,7 @@
 package render
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/quirehq/quire/crdt"
@@ -207,7 +208,7 @@ func (w *htmlWriter) openMark(m mark) {
 		w.s(">")
 	case mHighlight:
 		w.s("<mark")
-		if c, ok := attrString(m.attrs, "color"); ok && c != "" {
+		if c, ok := attrString(m.attrs, "color"); ok && cssColor.MatchString(c) {
 			w.attr("data-color", c, true)
 			w.attr("style", "background-color: "+c+"; color: inherit", true)
 		}
@@ -216,6 +217,10 @@ func (w *htmlWriter) openMark(m mark) {
 		w.s("<" + markTag(m.typ) + ">")
 	}
 }
+
+// cssColor is what a highlight colour may be (a name, #hex, rgb(...),
+// hsl(...)); anything else could carry other CSS and is left out.
+var cssColor = regexp.MustCompile(`^[#a-zA-Z0-9(),.% -]{1,64}$`)
 
 func (w *htmlWriter) closeMark(m mark) { w.s("</" + markTag(m.typ) + ">") }
 

@@ -49,7 +49,8 @@ func ImportMarkdown(doc *crdt.Doc, field string, md string) error {
 	if err != nil {
 		return err
 	}
-	md = strings.ToValidUTF8(md, "\uFFFD")
+	// CommonMark reads NUL as U+FFFD; so does HTML.
+	md = strings.ReplaceAll(strings.ToValidUTF8(md, "\uFFFD"), "\x00", "\uFFFD")
 	if kind == kindText {
 		t := doc.Text(name)
 		if name != "quill" && !richDelta(t.ToDelta()) {
@@ -232,6 +233,9 @@ func (im *importer) block(n ast.Node) []*node {
 	case *ast.List:
 		return im.list(n)
 	case *ast.HTMLBlock:
+		if n.HTMLBlockType == ast.HTMLBlockType2 && isComment(strings.TrimSpace(string(n.Lines().Value(im.src)))+closure(n, im.src)) {
+			return nil // a comment, as Markdown writes in an empty item
+		}
 		var lines []string
 		segs := n.Lines()
 		for i := 0; i < segs.Len(); i++ {
@@ -464,6 +468,9 @@ func (im *importer) inline(parent ast.Node, marks []mark, out *[]*node) {
 				sb.Write(s.Value(im.src))
 			}
 			raw := sb.String()
+			if isComment(raw) {
+				continue
+			}
 			if !im.tag(raw, out) {
 				im.text(out, raw, marks)
 			}
@@ -473,6 +480,19 @@ func (im *importer) inline(parent ast.Node, marks []mark, out *[]*node) {
 			im.inline(n, marks, out)
 		}
 	}
+}
+
+// isComment reports whether s is one HTML comment and nothing else.
+// Comments are dropped: renderers do not show them.
+func isComment(s string) bool {
+	return strings.HasPrefix(s, "<!--") && strings.HasSuffix(s, "-->") && strings.Count(s, "-->") == 1
+}
+
+func closure(n *ast.HTMLBlock, src []byte) string {
+	if n.HasClosure() {
+		return strings.TrimSpace(string(n.ClosureLine.Value(src)))
+	}
+	return ""
 }
 
 var simpleTag = regexp.MustCompile(`^<(/?)([a-zA-Z]+)\s*(/?)>$`)

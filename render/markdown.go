@@ -48,7 +48,7 @@ func Markdown(doc *crdt.Doc, field string) (string, error) {
 	if r.plain {
 		return r.text, nil
 	}
-	s := mdBlocks(r.doc)
+	s := mdBlocks(r.doc, false)
 	if s != "" {
 		s += "\n"
 	}
@@ -56,11 +56,12 @@ func Markdown(doc *crdt.Doc, field string) (string, error) {
 }
 
 // mdBlocks renders block content, blocks separated by a blank line.
-func mdBlocks(ns []*node) string {
+// inItem tells whether the content is inside a list item.
+func mdBlocks(ns []*node, inItem bool) string {
 	var parts []string
 	var lastList string // marker character of the list just written
 	for _, n := range blocks(ns) {
-		s, marker := mdBlock(n, lastList)
+		s, marker := mdBlock(n, lastList, inItem)
 		if s == "" {
 			continue // an empty paragraph; the list before it still counts
 		}
@@ -72,7 +73,7 @@ func mdBlocks(ns []*node) string {
 
 // mdBlock renders one block. For a list it also returns the marker it
 // used, so that the next list can pick another.
-func mdBlock(n *node, prevMarker string) (string, string) {
+func mdBlock(n *node, prevMarker string, inItem bool) (string, string) {
 	switch n.typ {
 	case tParagraph:
 		return mdInline(n.content, false), ""
@@ -85,7 +86,7 @@ func mdBlock(n *node, prevMarker string) (string, string) {
 	case tCodeBlock:
 		return mdCode(n), ""
 	case tBlockquote:
-		inner := mdBlocks(n.content)
+		inner := mdBlocks(n.content, inItem)
 		lines := strings.Split(inner, "\n")
 		for i, l := range lines {
 			if l == "" {
@@ -100,7 +101,7 @@ func mdBlock(n *node, prevMarker string) (string, string) {
 	case tImage:
 		return mdImage(n), ""
 	case tBulletList, tOrderedList, tTaskList:
-		return mdList(n, prevMarker)
+		return mdList(n, prevMarker, inItem)
 	}
 	return "", ""
 }
@@ -143,23 +144,8 @@ func longestRun(s string, c byte) int {
 	return best
 }
 
-func mdList(n *node, prevMarker string) (string, string) {
+func mdList(n *node, prevMarker string, inItem bool) (string, string) {
 	its := items(n)
-	// Tight unless some item holds two blocks where the second is not a
-	// list (two paragraphs in a tight list would run together).
-	tight := true
-	for _, it := range its {
-		bs := blocks(it.content)
-		for _, b := range bs[min(1, len(bs)):] {
-			if b.typ != tBulletList && b.typ != tOrderedList && b.typ != tTaskList {
-				tight = false
-			}
-		}
-	}
-	sep := "\n"
-	if !tight {
-		sep = "\n\n"
-	}
 	ordered := n.typ == tOrderedList
 	marker := "-"
 	if ordered {
@@ -173,6 +159,34 @@ func mdList(n *node, prevMarker string) (string, string) {
 		if s, ok := attrInt(n.attrs, "start"); ok && s >= 0 {
 			start = min(s, 999999999-len(its))
 		}
+	}
+	// Render the items' blocks first: a list is tight unless some item
+	// holds two blocks where the second is not a list (two paragraphs in a
+	// tight list would run together). Empty paragraphs do not count; they
+	// are not written.
+	bodies := make([][]mdPart, len(its))
+	tight := true
+	for i, it := range its {
+		lastList := ""
+		for _, b := range blocks(it.content) {
+			s, m := mdBlock(b, lastList, true)
+			if s == "" {
+				continue
+			}
+			lastList = m
+			if k := len(bodies[i]); k > 0 {
+				if b.typ != tBulletList && b.typ != tOrderedList && b.typ != tTaskList {
+					tight = false
+				} else if bodies[i][k-1].n.typ == tParagraph && !interrupts(s) {
+					tight = false
+				}
+			}
+			bodies[i] = append(bodies[i], mdPart{b, s})
+		}
+	}
+	sep := "\n"
+	if !tight {
+		sep = "\n\n"
 	}
 	var out []string
 	for i, it := range its {
@@ -189,44 +203,72 @@ func mdList(n *node, prevMarker string) (string, string) {
 		default:
 			prefix = marker + " "
 		}
-		out = append(out, mdItem(it, prefix, indent, sep))
+		if inItem && len(bodies[i]) == 0 && it.typ != tTaskItem {
+			// goldmark misreads an empty item in a nested list when a blank
+			// line and more of an outer item follow; a comment fills it
+			// (ImportMarkdown drops comments).
+			bodies[i] = []mdPart{{&node{typ: tParagraph}, emptyItem}}
+		}
+		out = append(out, mdItem(bodies[i], prefix, indent, sep))
 	}
 	return strings.Join(out, sep), marker
 }
 
-// mdItem renders a list item: the first block after the marker, the rest
+// interrupts reports whether a list may start right below a paragraph
+// line: it must not begin with an empty item, and an ordered one must
+// start at 1 (CommonMark 5.2).
+func interrupts(list string) bool {
+	first, _, _ := strings.Cut(list, "\n")
+	if bareMarker.MatchString(first) {
+		return false
+	}
+	if m := orderedMarker.FindStringSubmatch(first); m != nil && m[1] != "1" {
+		return false
+	}
+	return true
+}
+
+var orderedMarker = regexp.MustCompile(`^([0-9]+)[.)]`)
+
+// mdPart is a block of a list item and its Markdown.
+type mdPart struct {
+	n  *node
+	md string
+}
+
+// mdItem writes a list item: the first block after the marker, the rest
 // indented to the item's content column.
-func mdItem(it *node, prefix string, indent int, sep string) string {
-	bs := blocks(it.content)
-	var parts []string
-	lastList := ""
-	for _, b := range bs {
-		s, m := mdBlock(b, lastList)
-		if s == "" && len(parts) > 0 {
-			continue
-		}
-		if s != "" {
-			lastList = m
-		}
-		parts = append(parts, s)
-	}
-	inline := len(bs) > 0 && len(parts) > 0 && parts[0] != ""
-	if inline {
-		switch bs[0].typ {
-		case tBulletList, tOrderedList, tTaskList, tRule:
-			inline = false // "- - a" and "- ---" read as something else
-		}
-	}
-	if len(parts) > 0 && parts[0] == "" {
-		parts = parts[1:]
-	}
-	body := strings.Join(parts, sep)
+func mdItem(parts []mdPart, prefix string, indent int, sep string) string {
 	head := strings.TrimRight(prefix, " ")
-	if body == "" {
+	if len(parts) == 0 {
 		return head
 	}
+	mds := make([]string, len(parts))
+	for i, p := range parts {
+		mds[i] = p.md
+	}
+	inline := true
+	switch parts[0].n.typ {
+	case tParagraph:
+	case tRule:
+		inline = false // "- ---" is a rule
+	case tBulletList, tOrderedList, tTaskList:
+		// "- - a" nests a list. The marker on a line of its own would too,
+		// but goldmark then reads a nested list of another kind as a list
+		// of its own.
+		first, _, _ := strings.Cut(mds[0], "\n")
+		if thematicBreak.MatchString(prefix + first) {
+			// "- - -" of empty items that go on below: the marker on its
+			// own line (all three are "-", so the nested list is of the
+			// outer one's kind).
+			inline = false
+		}
+	}
+	if strings.HasSuffix(prefix, "] ") && parts[0].n.typ != tParagraph {
+		inline = false // a task item's checkbox belongs to a paragraph
+	}
 	pad := strings.Repeat(" ", indent)
-	lines := strings.Split(body, "\n")
+	lines := strings.Split(strings.Join(mds, sep), "\n")
 	for i, l := range lines {
 		if l != "" {
 			lines[i] = pad + l
@@ -287,6 +329,14 @@ func balancedParens(s string) bool {
 	}
 	return depth == 0
 }
+
+var thematicBreak = regexp.MustCompile(`^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$`)
+
+// bareMarker is a list item line without content.
+var bareMarker = regexp.MustCompile(`^(?:[0-9]+[.)]|[-*+])$`)
+
+// emptyItem is the content of an empty item in a nested list.
+const emptyItem = "<!-- -->"
 
 // entityLike matches what CommonMark reads as an entity or numeric
 // character reference.
@@ -401,8 +451,19 @@ func mdLeaves(ns []*node) []*node {
 		}
 	}
 	leaves = mergeLeaves(leaves)
-	// Hoist whitespace out of emphasis that opens or closes at it.
-	var out []*node
+	// Hoist whitespace out of emphasis that opens or closes at it; a
+	// neighbour's marks may change by its own hoisting, so repeat until
+	// nothing moves.
+	for {
+		out, moved := hoist(leaves)
+		leaves = mergeLeaves(out)
+		if !moved {
+			return leaves
+		}
+	}
+}
+
+func hoist(leaves []*node) (out []*node, moved bool) {
 	for i, n := range leaves {
 		if n.typ != tText || hasMark(n.marks, mCode) {
 			out = append(out, n)
@@ -421,16 +482,20 @@ func mdLeaves(ns []*node) []*node {
 		trail := body[len(strings.TrimRightFunc(body, isMdSpace)):]
 		body = body[:len(body)-len(trail)]
 		if lead != "" {
-			out = append(out, &node{typ: tText, text: lead, marks: keepAcross(n.marks, prev)})
+			ms := keepAcross(n.marks, prev)
+			moved = moved || len(ms) != len(n.marks)
+			out = append(out, &node{typ: tText, text: lead, marks: ms})
 		}
 		if body != "" {
 			out = append(out, &node{typ: tText, text: body, marks: n.marks})
 		}
 		if trail != "" {
-			out = append(out, &node{typ: tText, text: trail, marks: keepAcross(n.marks, next)})
+			ms := keepAcross(n.marks, next)
+			moved = moved || len(ms) != len(n.marks)
+			out = append(out, &node{typ: tText, text: trail, marks: ms})
 		}
 	}
-	return mergeLeaves(out)
+	return out, moved
 }
 
 // keepAcross keeps the marks of ms that may cover whitespace next to a
@@ -558,6 +623,9 @@ func mdInline(ns []*node, heading bool) string {
 		start := i == 0 || toks[i-1].kind == tokBreak
 		end := i == len(toks)-1 || toks[i+1].kind == tokBreak
 		toks[i].s = mdEscape(toks[i].s, start, end)
+		if i+1 < len(toks) && toks[i+1].kind == tokDelim && toks[i+1].open && toks[i+1].span.m.typ == mLink && strings.HasSuffix(toks[i].s, "!") {
+			toks[i].s = toks[i].s[:len(toks[i].s)-1] + `\!` // "![" opens an image
+		}
 	}
 	fixFlanking(toks)
 
@@ -596,10 +664,11 @@ func mdCodeSpan(text string) string {
 }
 
 // fixFlanking writes as HTML tags the emphasis whose * or ~ delimiters
-// would not parse back: an opening run must be left-flanking, a closing run
-// right-flanking (CommonMark 6.2), a run must not close one span and open
-// another, and the rule of 3 must not keep a pair apart. Writing a span as
-// tags changes its neighbours' context, so this repeats until stable.
+// would not parse back: an opening run must be left-flanking and a closing
+// run right-flanking (CommonMark 6.2), and not both, or it could pair with
+// another run than its own; a run must not close one span and open
+// another. (With no run both, the rule of 3 never applies.) Writing a span
+// as tags changes its neighbours' context, so this repeats until stable.
 func fixFlanking(toks []mdTok) {
 	for changed := true; changed; {
 		changed = false
@@ -656,6 +725,11 @@ func fixFlanking(toks []mdTok) {
 			r.left = !isMdSpace(next) && (!isMdPunct(next) || isMdSpace(prev) || isMdPunct(prev))
 			r.right = !isMdSpace(prev) && (!isMdPunct(prev) || isMdSpace(next) || isMdPunct(next))
 			r.both = r.left && r.right
+			if prev == rune(c) || next == rune(c) {
+				// Next to an escaped delimiter character: goldmark counts it
+				// into the run.
+				r.left, r.right = false, false
+			}
 		}
 		toHTML := func(sp *mdSpan) {
 			if !sp.html {
@@ -663,35 +737,30 @@ func fixFlanking(toks []mdTok) {
 				changed = true
 			}
 		}
-		opened := map[*mdSpan]int{}
 		for i, t := range toks {
 			r := runOf[i]
 			if r == nil || t.span.html {
 				continue
 			}
 			switch {
+			case r.both:
+				// It could open or close: which, depends on what came
+				// before, so it might pair with the wrong run.
+				toHTML(t.span)
 			case t.open && (!r.left || r.closes):
 				toHTML(t.span)
 			case !t.open && !r.right:
 				toHTML(t.span)
-			case t.open:
-				opened[t.span] = i
-			default:
-				j, ok := opened[t.span]
-				if !ok {
-					continue
-				}
-				o := runOf[j]
-				if (o.both || r.both) && (o.length+r.length)%3 == 0 && (o.length%3 != 0 || r.length%3 != 0) {
-					toHTML(t.span)
-				}
 			}
 		}
 	}
 }
 
+// isMdSpace is Unicode whitespace as CommonMark defines it, and what else
+// goldmark (or Go) counts as space: erring towards space only costs a
+// delimiter written as a tag, or a space moved out of a mark.
 func isMdSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r' || unicode.Is(unicode.Zs, r)
+	return unicode.IsSpace(r) || unicode.Is(unicode.Zs, r)
 }
 
 func isMdPunct(r rune) bool {
@@ -714,11 +783,8 @@ func mdEscape(s string, start, end bool) string {
 		if !lineStartDone {
 			lineStartDone = true
 			switch {
-			case r == ' ':
-				sb.WriteString("&#32;")
-				continue
-			case r == '\t':
-				sb.WriteString("&#9;")
+			case isMdSpace(r):
+				sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
 				continue
 			case strings.ContainsRune("#-+=>", r):
 				sb.WriteByte('\\')
@@ -738,15 +804,17 @@ func mdEscape(s string, start, end bool) string {
 				}
 			}
 		}
-		if end && i == len(rs)-1 && (r == ' ' || r == '\t') {
-			if r == ' ' {
-				sb.WriteString("&#32;")
-			} else {
-				sb.WriteString("&#9;")
+		if end && i == len(rs)-1 {
+			// Trailing whitespace would be stripped; and goldmark reads
+			// "\\\" before a newline as text, not "\" and a hard break.
+			if r == '\\' || isMdSpace(r) {
+				sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+				continue
 			}
-			continue
 		}
 		switch r {
+		case 0:
+			r = '\uFFFD' // Markdown cannot hold NUL
 		case '\\', '`', '*', '[', ']', '<', '~':
 			sb.WriteByte('\\')
 		case '_':

@@ -318,6 +318,39 @@ func truthy(v lib0.Any) bool {
 	return v != lib0.Undefined
 }
 
+// contentSlabs hand out string and deleted contents in chunks while an
+// update is decoded: a document's state is mostly these two, one per
+// struct, and allocating them one by one dominated decoding.
+type contentSlabs struct {
+	strs []contentString
+	dels []contentDeleted
+}
+
+// read is readContent with slab allocation; left is how many structs of
+// the current client remain, to size the next chunk.
+func (cs *contentSlabs) read(dec updateDecoder, info byte, left uint64) content {
+	switch info & 0x1F {
+	case refString:
+		b := dec.readStringBytes()
+		if len(cs.strs) == 0 {
+			cs.strs = make([]contentString, min(left, 1024))
+		}
+		c := &cs.strs[0]
+		cs.strs = cs.strs[1:]
+		*c = contentString{b: b, n: uint64(lib0.UTF16Len(b))}
+		return c
+	case refDeleted:
+		if len(cs.dels) == 0 {
+			cs.dels = make([]contentDeleted, min(left, 1024))
+		}
+		c := &cs.dels[0]
+		cs.dels = cs.dels[1:]
+		c.n = dec.readLen()
+		return c
+	}
+	return readContent(dec, info)
+}
+
 // readContent decodes the content of an item whose info byte is info.
 func readContent(dec updateDecoder, info byte) content {
 	switch info & 0x1F {

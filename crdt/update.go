@@ -127,6 +127,7 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 	rest := dec.rest()
 	var out map[uint64]*clientRefs
 	var refsBuf []structRef
+	var cs contentSlabs
 	if sc != nil {
 		if sc.byClient == nil {
 			sc.byClient = map[uint64]*clientRefs{}
@@ -175,7 +176,9 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 		out[client] = cr
 		for i := uint64(0); i < n && dec.err() == nil; i++ {
 			info := dec.readInfo()
-			r := structRef{id: ID{client, clock}, kind: info & 0x1F}
+			// Fill the ref in place: a struct ref is large to copy.
+			refsBuf = append(refsBuf, structRef{id: ID{client, clock}, kind: info & 0x1F})
+			r := &refsBuf[len(refsBuf)-1]
 			switch r.kind {
 			case refGC:
 				r.length = dec.readLen()
@@ -208,19 +211,19 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 				if info&0x20 != 0 {
 					r.flags |= flagParentSub
 				}
-				r.content = readContent(dec, info)
+				r.content = cs.read(dec, info, n-i)
 				if r.content != nil {
 					r.length = r.content.length()
 				}
 			}
 			if dec.err() != nil {
+				refsBuf = refsBuf[:len(refsBuf)-1]
 				break
 			}
 			if r.length == 0 || clock+r.length > maxClock {
 				return nil, errClockOverflow
 			}
 			clock += r.length
-			refsBuf = append(refsBuf, r)
 		}
 		cr.refs = refsBuf[start:len(refsBuf):len(refsBuf)]
 	}
@@ -328,8 +331,13 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 	store := tx.doc.store
 	sc := &tx.doc.scratchDec
 	ids := sc.ids[:0]
-	for c := range clientsRefs {
+	for c, cr := range clientsRefs {
 		ids = append(ids, c)
+		if len(cr.refs) >= 64 {
+			// A large update (a document load): grow the client's struct
+			// array once instead of by doubling.
+			store.clients[c] = slices.Grow(store.clients[c], len(cr.refs))
+		}
 	}
 	slices.Sort(ids)
 	defer func() { sc.ids = ids[:0] }()

@@ -44,7 +44,7 @@ export class GoPeer {
     this.proc.stderr.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000) })
     this.proc.stdin.on('error', () => {}) // reported through 'exit'
     this.proc.on('exit', (code, signal) => {
-      this.dead = `Go peer exited (code ${code}, signal ${signal})`
+      this.dead ??= `Go peer exited (code ${code}, signal ${signal})`
       for (const [, p] of this.pending) p.reject(new PeerError(`${this.dead}\nstderr tail:\n${this.stderr}`))
       this.pending.clear()
     })
@@ -78,7 +78,14 @@ export class GoPeer {
   }
 
   kill () {
-    if (!this.dead) this.proc.kill('SIGKILL')
+    if (this.dead) return
+    this.proc.kill('SIGKILL')
+    this.dead = 'Go peer killed'
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer)
+      p.reject(new PeerError(`${this.dead}\nstderr tail:\n${this.stderr}`))
+    }
+    this.pending.clear()
   }
 
   async close () {

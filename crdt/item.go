@@ -309,47 +309,28 @@ func sameContentKind(a, b content) bool {
 	return false
 }
 
-// write encodes the item from offset on (Item.write in yjs).
+// write encodes the item from offset on (Item.write in yjs), through the
+// struct-ref writer so that both share one encoding.
 func (it *item) write(enc updateEncoder, offset uint64) {
 	if it.isGC() {
 		enc.writeInfo(refGC)
 		enc.writeLen(it.length - offset)
 		return
 	}
-	hasOrigin := offset > 0 || it.has(flagOrigin)
-	origin := it.origin
-	if offset > 0 {
-		origin = ID{it.id.Client, it.id.Clock + offset - 1}
+	r := structRef{
+		id:          it.id,
+		length:      it.length,
+		kind:        it.content.ref(),
+		flags:       it.flags & (flagOrigin | flagRightOrigin | flagParentSub),
+		origin:      it.origin,
+		rightOrigin: it.rightOrigin,
+		parentSub:   it.parentSub,
+		content:     it.content,
 	}
-	info := it.content.ref() & 0x1F
-	if hasOrigin {
-		info |= 0x80
+	if p := it.parent; p.item == nil {
+		r.parentKind, r.parentName = parentRoot, p.rootName
+	} else {
+		r.parentKind, r.parentID = parentID, p.item.id
 	}
-	if it.has(flagRightOrigin) {
-		info |= 0x40
-	}
-	if it.has(flagParentSub) {
-		info |= 0x20
-	}
-	enc.writeInfo(info)
-	if hasOrigin {
-		enc.writeLeftID(origin)
-	}
-	if it.has(flagRightOrigin) {
-		enc.writeRightID(it.rightOrigin)
-	}
-	if !hasOrigin && !it.has(flagRightOrigin) {
-		p := it.parent
-		if p.item == nil {
-			enc.writeParentInfo(true)
-			enc.writeString(p.rootName)
-		} else {
-			enc.writeParentInfo(false)
-			enc.writeLeftID(p.item.id)
-		}
-		if it.has(flagParentSub) {
-			enc.writeString(it.parentSub)
-		}
-	}
-	it.content.write(enc, offset)
+	r.write(enc, offset)
 }

@@ -177,48 +177,15 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 		for i := uint64(0); i < n && dec.err() == nil; i++ {
 			info := dec.readInfo()
 			// Fill the ref in place: a struct ref is large to copy.
-			refsBuf = append(refsBuf, structRef{id: ID{client, clock}, kind: info & 0x1F})
+			refsBuf = append(refsBuf, structRef{})
 			r := &refsBuf[len(refsBuf)-1]
-			switch r.kind {
-			case refGC:
-				r.length = dec.readLen()
-			case refSkip:
-				r.length = rest.ReadVarUint()
-			default:
-				if info&0x80 != 0 {
-					r.origin = dec.readLeftID()
-					r.flags |= flagOrigin
-				}
-				if info&0x40 != 0 {
-					r.rightOrigin = dec.readRightID()
-					r.flags |= flagRightOrigin
-				}
-				if info&0xC0 == 0 {
-					if dec.readParentInfo() {
-						r.parentKind = parentRoot
-						r.parentName = dec.readString()
-						if dec.err() == nil && d != nil {
-							r.parentRoot = d.root(r.parentName, kindUnknown)
-						}
-					} else {
-						r.parentKind = parentID
-						r.parentID = dec.readLeftID()
-					}
-					if info&0x20 != 0 {
-						r.parentSub = dec.readString()
-					}
-				}
-				if info&0x20 != 0 {
-					r.flags |= flagParentSub
-				}
-				r.content = cs.read(dec, info, n-i)
-				if r.content != nil {
-					r.length = r.content.length()
-				}
-			}
+			readStruct(dec, info, client, clock, r, &cs, n-i, true)
 			if dec.err() != nil {
 				refsBuf = refsBuf[:len(refsBuf)-1]
 				break
+			}
+			if r.parentKind == parentRoot && d != nil {
+				r.parentRoot = d.root(r.parentName, kindUnknown)
 			}
 			if r.length == 0 || clock+r.length > maxClock {
 				return nil, errClockOverflow
@@ -234,6 +201,55 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return out, nil
+}
+
+// readStruct decodes the struct whose info byte was just read, for client
+// at clock. skipByRef follows the Doc reader of yjs, for which any info
+// with content ref 10 is a Skip; its lazy reader (merge, diff) takes only
+// the byte 10 itself as Skip, and anything else with ref 10 is an error.
+// slabs, when not nil, allocates contents in chunks (left structs remain).
+func readStruct(dec updateDecoder, info byte, client, clock uint64, r *structRef, slabs *contentSlabs, left uint64, skipByRef bool) {
+	*r = structRef{id: ID{client, clock}, kind: info & 0x1F}
+	switch {
+	case info == refSkip || skipByRef && r.kind == refSkip:
+		r.kind = refSkip
+		r.length = dec.rest().ReadVarUint()
+	case r.kind == refGC:
+		r.length = dec.readLen()
+	default:
+		if info&0x80 != 0 {
+			r.origin = dec.readLeftID()
+			r.flags |= flagOrigin
+		}
+		if info&0x40 != 0 {
+			r.rightOrigin = dec.readRightID()
+			r.flags |= flagRightOrigin
+		}
+		if info&0xC0 == 0 {
+			if dec.readParentInfo() {
+				r.parentKind = parentRoot
+				r.parentName = dec.readString()
+			} else {
+				r.parentKind = parentID
+				r.parentID = dec.readLeftID()
+			}
+			if info&0x20 != 0 {
+				r.parentSub = dec.readString()
+				r.flags |= flagParentSub
+			}
+		}
+		// With an origin the key is not on the wire: it is copied from
+		// the origin when the struct is integrated. Until then the struct
+		// has no key, and yjs writes it back without the 0x20 bit.
+		if slabs != nil {
+			r.content = slabs.read(dec, info, left)
+		} else {
+			r.content = readContent(dec, info)
+		}
+		if r.content != nil {
+			r.length = r.content.length()
+		}
+	}
 }
 
 // getMissing resolves a ref's neighbours and parent. If something it

@@ -129,56 +129,16 @@ func (r *lazyReader) read() bool {
 	}
 	r.budget.structs--
 	info := dec.readInfo()
-	s := structRef{id: ID{r.client, r.clock}}
-	switch {
-	case info == refSkip:
-		// Only the whole byte means Skip; 10 with flag bits is an item
-		// with an unknown content ref, which readContent rejects.
-		s.kind = refSkip
-		s.length = rest.ReadVarUint()
-	case info&0x1F != 0:
-		s.kind = info & 0x1F
-		if info&0x80 != 0 {
-			s.origin = dec.readLeftID()
-			s.flags |= flagOrigin
-		}
-		if info&0x40 != 0 {
-			s.rightOrigin = dec.readRightID()
-			s.flags |= flagRightOrigin
-		}
-		if info&0xC0 == 0 {
-			if dec.readParentInfo() {
-				s.parentKind = parentRoot
-				s.parentName = dec.readString()
-			} else {
-				s.parentKind = parentID
-				s.parentID = dec.readLeftID()
-			}
-			if info&0x20 != 0 {
-				s.parentSub = dec.readString()
-				s.flags |= flagParentSub
-			}
-		}
-		// With an origin yjs neither reads the key nor remembers that
-		// 0x20 was set, so what it writes back lacks the bit: a map
-		// entry "a8" comes out of mergeUpdates as "88".
-		s.content = readContent(dec, info)
-		switch c := s.content.(type) {
-		case *contentFormat:
-			r.budget.keyBytes -= len(c.key)
-		case *contentType:
-			r.budget.keyBytes -= len(c.t.name)
-		}
-		if r.budget.keyBytes < 0 {
-			return r.fail(errTooLarge)
-		}
-		if s.content != nil {
-			s.length = s.content.length()
-		}
-	default:
-		// Ref 0, whatever the flag bits: GC.
-		s.kind = refGC
-		s.length = dec.readLen()
+	var s structRef
+	readStruct(dec, info, r.client, r.clock, &s, nil, 0, false)
+	switch c := s.content.(type) {
+	case *contentFormat:
+		r.budget.keyBytes -= len(c.key)
+	case *contentType:
+		r.budget.keyBytes -= len(c.t.name)
+	}
+	if r.budget.keyBytes < 0 {
+		return r.fail(errTooLarge)
 	}
 	if err := dec.err(); err != nil {
 		return r.fail(err)

@@ -265,6 +265,7 @@ func (p *Peer) readLoop(ctx context.Context, s *Session) {
 				p.close(ce.Code, ce.Reason, false)
 				return
 			}
+			h.log.Debug().Str("doc", s.name).Uint64("peer", p.id).Err(err).Msg("read ended")
 			p.close(CloseNormal, "", false)
 			return
 		}
@@ -556,4 +557,19 @@ func (h *Hub) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("sync: close: %w", ctx.Err())
 	}
+}
+
+// Ready reports whether the hub can serve: it is not closed and its store
+// answers. For readiness probes.
+func (h *Hub) Ready(ctx context.Context) error {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if _, err := h.cfg.Store.Stat(ctx, "quire-readiness-probe"); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("sync: store: %w", err)
+	}
+	return nil
 }

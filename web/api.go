@@ -1,0 +1,317 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/quirehq/quire/crdt"
+	"github.com/quirehq/quire/crdt/lib0"
+	"github.com/quirehq/quire/render"
+	"github.com/quirehq/quire/sync"
+)
+
+type listBody struct {
+	Docs []sync.DocInfo `json:"docs"`
+}
+
+func (s *Server) list(c *gin.Context) {
+	docs, err := s.hub.List(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, listBody{Docs: docs})
+}
+
+// fail answers a hub error with its status; a server-side failure is
+// logged and its details kept out of the answer.
+func (s *Server) fail(c *gin.Context, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.Error().Err(err).Str("path", c.Request.URL.EscapedPath()).Msg("request failed")
+		msg = "internal error"
+	}
+	jsonError(c, status, msg)
+}
+
+// docRoute dispatches /api/v1/docs/<name>[/export|/updates]. The name is
+// parsed from the escaped path, so that %2F stays inside it.
+func (s *Server) docRoute(method string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rest, ok := strings.CutPrefix(c.Request.URL.EscapedPath(), "/api/v1/docs/")
+		if ok && rest == "" && method == http.MethodGet {
+			s.list(c)
+			return
+		}
+		if !ok || rest == "" { // the collection: only GET
+			c.Header("Allow", "GET")
+			jsonError(c, http.StatusMethodNotAllowed, method+" is not allowed here")
+			return
+		}
+		seg, action, _ := strings.Cut(rest, "/")
+		name, err := unescapeSegment(seg)
+		if err == nil {
+			err = sync.ValidName(name)
+		}
+		if err != nil {
+			jsonError(c, http.StatusBadRequest, "document name: "+err.Error())
+			return
+		}
+		switch {
+		case action == "" && method == http.MethodGet:
+			s.info(c, name)
+		case action == "" && method == http.MethodDelete:
+			s.delete(c, name)
+		case action == "" && method == http.MethodPut:
+			s.importDoc(c, name)
+		case action == "export" && method == http.MethodGet:
+			s.export(c, name)
+		case action == "updates" && method == http.MethodPost:
+			s.postUpdate(c, name)
+		case action == "" || action == "export" || action == "updates":
+			jsonError(c, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here", method))
+		default:
+			jsonError(c, http.StatusNotFound, "no such route")
+		}
+	}
+}
+
+func unescapeSegment(seg string) (string, error) {
+	name, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", fmt.Errorf("bad percent-encoding in %q", seg)
+	}
+	return name, nil
+}
+
+func (s *Server) info(c *gin.Context, name string) {
+	info, err := s.hub.Info(c.Request.Context(), name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, info)
+}
+
+func (s *Server) delete(c *gin.Context, name string) {
+	if err := s.hub.Delete(c.Request.Context(), name); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// exportFormats maps ?format= to the response's Content-Type.
+var exportFormats = map[string]string{
+	"text":     "text/plain; charset=utf-8",
+	"markdown": "text/markdown; charset=utf-8",
+	"html":     "text/html; charset=utf-8",
+	"json":     "application/json; charset=utf-8",
+	"yjs":      "application/octet-stream",
+}
+
+// export renders a document. It does not load a document that does not
+// exist (404), and renders inside the session, ordered with the edits.
+func (s *Server) export(c *gin.Context, name string) {
+	format := c.DefaultQuery("format", "json")
+	ctype, ok := exportFormats[format]
+	if !ok {
+		jsonError(c, http.StatusBadRequest, fmt.Sprintf("unknown format %q (want text, markdown, html, json or yjs)", format))
+		return
+	}
+	field := c.Query("field")
+	var sv []byte
+	if v, ok := c.GetQuery("sv"); ok {
+		if format != "yjs" {
+			jsonError(c, http.StatusBadRequest, "sv applies to format=yjs only")
+			return
+		}
+		var err error
+		if sv, err = decodeBase64(v); err != nil {
+			jsonError(c, http.StatusBadRequest, "sv is not base64: "+err.Error())
+			return
+		}
+		if _, err := crdt.DecodeStateVector(sv); err != nil {
+			jsonError(c, http.StatusBadRequest, "sv is not a state vector: "+err.Error())
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	if _, err := s.hub.Info(ctx, name); err != nil {
+		s.fail(c, err)
+		return
+	}
+	var out []byte
+	var renderErr error
+	err := s.hub.Read(ctx, name, func(doc *crdt.Doc) error {
+		var str string
+		switch format {
+		case "yjs":
+			out, renderErr = doc.EncodeStateAsUpdate(sv)
+			return nil
+		case "json":
+			str, renderErr = exportJSON(doc, field)
+		case "text":
+			str, renderErr = render.Text(doc, field)
+		case "markdown":
+			str, renderErr = render.Markdown(doc, field)
+		case "html":
+			str, renderErr = render.HTML(doc, field)
+		}
+		out = []byte(str)
+		return nil
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if renderErr != nil {
+		switch {
+		case errors.Is(renderErr, render.ErrNoField):
+			jsonError(c, http.StatusNotFound, renderErr.Error())
+		case errors.Is(renderErr, render.ErrUnsupported):
+			jsonError(c, http.StatusUnprocessableEntity, renderErr.Error())
+		case errors.Is(renderErr, crdt.ErrMalformed):
+			jsonError(c, http.StatusBadRequest, renderErr.Error())
+		default:
+			s.fail(c, renderErr)
+		}
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, ctype, out)
+}
+
+// exportJSON gives every root by name, as yjs's doc.toJSON(), or with a
+// field just that root's value.
+func exportJSON(doc *crdt.Doc, field string) (string, error) {
+	obj := doc.ToJSON()
+	if field == "" {
+		return lib0.StringifyJSON(obj)
+	}
+	v, ok := obj.Get(field)
+	if !ok {
+		return "", &render.FieldError{Field: field, Err: render.ErrNoField}
+	}
+	return lib0.StringifyJSON(v)
+}
+
+// decodeBase64 takes standard or URL-safe base64, padded or not: a state
+// vector in a query string is often written either way.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	// A '+' in a query string that was not escaped arrives as a space.
+	return base64.RawStdEncoding.DecodeString(strings.ReplaceAll(s, " ", "+"))
+}
+
+// readBody reads a request body up to the limit; it answers the error
+// itself and returns ok false.
+func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			jsonError(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", mbe.Limit))
+			return nil, false
+		}
+		jsonError(c, http.StatusBadRequest, "reading the body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// importDoc is PUT: by Content-Type, plain text or Markdown replaces the
+// content of the field (see render.ImportText and ImportMarkdown), a Yjs
+// update is merged into the document. All go through the session, so
+// connected editors see the change live.
+func (s *Server) importDoc(c *gin.Context, name string) {
+	mt, _, err := mime.ParseMediaType(c.ContentType())
+	if c.ContentType() == "" {
+		err = errors.New("missing")
+	}
+	if err != nil {
+		jsonError(c, http.StatusUnsupportedMediaType, "Content-Type must be text/plain, text/markdown or application/octet-stream")
+		return
+	}
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	field := c.Query("field")
+	ctx := c.Request.Context()
+	switch mt {
+	case "text/plain", "text/markdown", "text/x-markdown":
+		md := mt != "text/plain"
+		var importErr error
+		err = s.hub.Edit(ctx, name, func(doc *crdt.Doc) error {
+			if md {
+				importErr = render.ImportMarkdown(doc, field, string(body))
+			} else {
+				importErr = render.ImportText(doc, field, string(body))
+			}
+			return nil
+		})
+		if err == nil && importErr != nil {
+			switch {
+			case errors.Is(importErr, render.ErrUnsupported):
+				jsonError(c, http.StatusUnprocessableEntity, importErr.Error())
+			default:
+				s.fail(c, importErr)
+			}
+			return
+		}
+	case "application/octet-stream", "application/x-yjs-update", "application/vnd.yjs.update":
+		if !s.applyUpdate(c, name, body) {
+			return
+		}
+	default:
+		jsonError(c, http.StatusUnsupportedMediaType, fmt.Sprintf("cannot import %s (want text/plain, text/markdown or application/octet-stream)", mt))
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	info, err := s.hub.Info(ctx, name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, info)
+}
+
+// postUpdate applies a binary v1 update.
+func (s *Server) postUpdate(c *gin.Context, name string) {
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	if s.applyUpdate(c, name, body) {
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func (s *Server) applyUpdate(c *gin.Context, name string, update []byte) bool {
+	err := s.hub.Apply(c.Request.Context(), name, update)
+	if errors.Is(err, crdt.ErrMalformed) {
+		jsonError(c, http.StatusBadRequest, "not a Yjs v1 update: "+err.Error())
+		return false
+	}
+	if err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}

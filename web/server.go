@@ -1,0 +1,261 @@
+// Package web is quire's HTTP face: the WebSocket endpoint y-websocket
+// clients connect to, the REST API, health and readiness probes,
+// Prometheus metrics, and the start page.
+//
+// Handlers are thin: they parse and validate input, call the sync.Hub, and
+// render the answer. Every error is JSON, {"error": "..."}, with the status
+// that says whose fault it is.
+//
+// Routes:
+//
+//	GET    /ws/<name>                             WebSocket (y-websocket protocol)
+//	GET    /api/v1/docs                           list documents
+//	GET    /api/v1/docs/<name>                    one document's metadata
+//	DELETE /api/v1/docs/<name>                    delete (closes its peers with 4410)
+//	GET    /api/v1/docs/<name>/export?format=text|markdown|html|json|yjs[&field=F][&sv=B64]
+//	PUT    /api/v1/docs/<name>                    import: text/plain, text/markdown, application/octet-stream (a Yjs update)
+//	POST   /api/v1/docs/<name>/updates            apply a binary Yjs v1 update
+//	GET    /healthz, /readyz, /metrics, /
+//
+// # Document names
+//
+// A WebSocket's document is the path after /ws/, percent-decoded (kept as
+// it is if it is not valid percent-encoding); it may contain slashes,
+// because the y-websocket client appends "/<room>" to the server URL
+// verbatim. In the REST API the name is one path segment, so a slash in a
+// name is written %2F there. Query parameters (y-websocket's params) are
+// not part of the name.
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/quirehq/quire/sync"
+)
+
+// Config configures the HTTP handler.
+type Config struct {
+	// Hub serves the documents. Required.
+	Hub *sync.Hub
+	// Metrics is the metrics set the hub reports to; nil disables
+	// /metrics.
+	Metrics *Metrics
+	// Log receives request and connection logs. Default: discard.
+	Log *zerolog.Logger
+	// WS configures each WebSocket connection (frame limit, keepalive).
+	WS sync.WSOptions
+	// MaxBodyBytes bounds a REST request body. Default 32 MiB.
+	MaxBodyBytes int64
+	// CheckOrigin decides which browser origins may open a WebSocket.
+	// Default: all, as the y-websocket reference server; quire has no
+	// authentication yet, so an origin check would protect nothing.
+	CheckOrigin func(r *http.Request) bool
+}
+
+// DefaultMaxBodyBytes bounds REST bodies.
+const DefaultMaxBodyBytes = 32 << 20
+
+// Server is the HTTP handler.
+type Server struct {
+	cfg      Config
+	hub      *sync.Hub
+	log      *zerolog.Logger
+	upgrader websocket.Upgrader
+	engine   *gin.Engine
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Server {
+	if cfg.Hub == nil {
+		panic("web: Config.Hub is nil")
+	}
+	if cfg.Log == nil {
+		nop := zerolog.Nop()
+		cfg.Log = &nop
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	check := cfg.CheckOrigin
+	if check == nil {
+		check = func(*http.Request) bool { return true }
+	}
+	s := &Server{
+		cfg: cfg,
+		hub: cfg.Hub,
+		log: cfg.Log,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  16 << 10,
+			WriteBufferSize: 16 << 10,
+			CheckOrigin:     check,
+			Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+				writeJSON(w, status, errorBody{reason.Error()})
+			},
+		},
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recover, s.logRequests)
+	e.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
+	e.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
+
+	e.GET("/", s.index)
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		cfg.Metrics.observeHub(cfg.Hub)
+		h := promhttp.HandlerFor(cfg.Metrics.Registry(), promhttp.HandlerOpts{})
+		e.GET("/metrics", gin.WrapH(h))
+	}
+	e.GET("/ws/*name", s.websocket)
+	e.GET("/api/v1/docs", s.list)
+	e.GET("/api/v1/docs/*rest", s.docRoute(http.MethodGet))
+	e.PUT("/api/v1/docs/*rest", s.docRoute(http.MethodPut))
+	e.POST("/api/v1/docs/*rest", s.docRoute(http.MethodPost))
+	e.DELETE("/api/v1/docs/*rest", s.docRoute(http.MethodDelete))
+	s.engine = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func jsonError(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, errorBody{msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v errorBody) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":` + quoteJSON(v.Error) + "}\n"))
+}
+
+func quoteJSON(s string) string {
+	var sb strings.Builder
+	sb.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			sb.WriteByte('\\')
+			sb.WriteRune(r)
+		case r < 0x20:
+			sb.WriteString(`\u00`)
+			sb.WriteByte("0123456789abcdef"[r>>4])
+			sb.WriteByte("0123456789abcdef"[r&15])
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	sb.WriteByte('"')
+	return sb.String()
+}
+
+// recover turns a handler panic into a 500, logged, instead of a dropped
+// connection.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error().Interface("panic", v).Str("path", c.Request.URL.Path).Msg("handler panicked")
+			if !c.Writer.Written() {
+				jsonError(c, http.StatusInternalServerError, "internal error")
+			}
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) logRequests(c *gin.Context) {
+	t0 := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.httpReqs.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	}
+	if route == "/ws/*name" || route == "/metrics" || route == "/healthz" || route == "/readyz" {
+		return // connections are logged by sync; probes would flood
+	}
+	ev := s.log.Debug()
+	if status >= 500 {
+		ev = s.log.Error()
+	}
+	ev.Str("method", c.Request.Method).Str("path", c.Request.URL.EscapedPath()).Int("status", status).
+		Dur("took", time.Since(t0)).Msg("http")
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.hub.Ready(ctx); err != nil {
+		jsonError(c, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// websocket upgrades GET /ws/<name> and serves the peer until it leaves.
+func (s *Server) websocket(c *gin.Context) {
+	raw := strings.TrimPrefix(c.Request.URL.EscapedPath(), "/ws/")
+	name := decodeName(raw)
+	if err := sync.ValidName(name); err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(c.Request) {
+		jsonError(c, http.StatusBadRequest, "expected a WebSocket upgrade (use a y-websocket client)")
+		return
+	}
+	ws, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS)); err != nil {
+		s.log.Warn().Str("doc", name).Str("remote", ws.RemoteAddr().String()).Err(err).Msg("peer not served")
+	}
+}
+
+// decodeName percent-decodes a document name, keeping it as it is when it
+// is not valid percent-encoding (a room called "100%").
+func decodeName(raw string) string {
+	if name, err := url.PathUnescape(raw); err == nil {
+		return name
+	}
+	return raw
+}
+
+// statusOf maps hub errors to HTTP statuses.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, sync.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, sync.ErrInvalidName):
+		return http.StatusBadRequest
+	case errors.Is(err, sync.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -9,20 +9,25 @@ import (
 
 	"github.com/quirehq/quire/crdt"
 	"github.com/quirehq/quire/crdt/lib0"
+	"github.com/quirehq/quire/render"
 )
 
 func runExport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	update := fs.String("update", "", "Yjs update `file` to read (- for standard input)")
-	format := fs.String("format", "json", "output format: json or text")
+	data := fs.String("data", "", "bbolt data `file` to read a stored document from (with --doc)")
+	doc := fs.String("doc", "", "stored `document` to print (with --data)")
+	format := fs.String("format", "json", "output format: json, text, markdown, html or yjs (the full state as a v1 update)")
 	v2 := fs.Bool("v2", false, "the update is in the v2 format")
-	field := fs.String("field", "", "root type to print as text (default: the document's text root)")
+	field := fs.String("field", "", "root type to print as text, markdown or html (default: the document's text root)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: quire export --update FILE [--format json|text] [--v2] [--field NAME]")
+		fmt.Fprintln(stderr, "usage: quire export --update FILE [--v2] [--format F] [--field NAME]")
+		fmt.Fprintln(stderr, "       quire export --data FILE --doc NAME [--format F] [--field NAME]")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Prints the document a raw Yjs update holds. json gives every root type by")
-		fmt.Fprintln(stderr, "name as yjs's toJSON would; text gives the plain text of one root.")
+		fmt.Fprintln(stderr, "Prints a document: one a raw Yjs update holds, or one stored in a data file")
+		fmt.Fprintln(stderr, "that no server has open. json gives every root type by name as yjs's toJSON")
+		fmt.Fprintln(stderr, "would; text, markdown and html render one root as the REST export does.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -35,55 +40,79 @@ func runExport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
+	switch *format {
+	case "json", "text", "markdown", "html", "yjs":
+	default:
+		return usageErr("--format must be json, text, markdown, html or yjs, not %q", *format)
+	}
+	if *doc != "" || *data != "" {
+		if *update != "" {
+			return usageErr("give either --update or --data with --doc, not both")
+		}
+		if *doc == "" {
+			return usageErr("--doc is required with --data")
+		}
+		if *data == "" {
+			*data = env("QUIRE_DATA", defaultData)
+		}
+		return exportStored(*data, *doc, *format, *field, stdout)
+	}
 	if *update == "" {
-		return usageErr("--update is required (a file, or - for standard input)")
+		return usageErr("--update is required (a file, or - for standard input), or --data with --doc")
 	}
-	if *format != "json" && *format != "text" {
-		return usageErr("--format must be json or text, not %q", *format)
-	}
-	var data []byte
+	var buf []byte
 	var err error
 	if *update == "-" {
-		data, err = io.ReadAll(stdin)
+		buf, err = io.ReadAll(stdin)
 	} else {
-		data, err = os.ReadFile(*update)
+		buf, err = os.ReadFile(*update)
 	}
 	if err != nil {
 		return &exitError{1, err}
 	}
-	doc := crdt.NewDoc(crdt.Options{NoGC: true})
+	d := crdt.NewDoc(crdt.Options{NoGC: true})
 	if *v2 {
-		err = doc.ApplyUpdateV2(data)
+		err = d.ApplyUpdateV2(buf)
 	} else {
-		err = doc.ApplyUpdate(data)
+		err = d.ApplyUpdate(buf)
 	}
 	if err != nil {
 		return &exitError{2, fmt.Errorf("%s: %w", *update, err)}
 	}
-	if doc.HasPending() {
+	if d.HasPending() {
 		fmt.Fprintf(stderr, "quire export: warning: %s depends on updates it does not contain; that part is not shown\n", *update)
 	}
-	switch *format {
-	case "json":
-		s, err := lib0.StringifyJSON(doc.ToJSON())
-		if err != nil {
-			return &exitError{1, err}
-		}
-		_, err = fmt.Fprintln(stdout, s)
-		return err
-	default:
-		name := *field
-		if name == "" {
-			name = crdt.DefaultTextRoot(doc)
-			if name == "" {
-				return &exitError{1, errors.New("the document has no text root; name one with --field")}
-			}
-		}
-		s, err := crdt.PlainText(doc, name)
-		if err != nil {
-			return &exitError{1, err}
-		}
-		_, err = io.WriteString(stdout, s)
-		return err
+	out, err := renderDoc(d, *format, *field)
+	if err != nil {
+		return hubErr(err)
 	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// renderDoc renders d in one of export's formats, as the REST export does.
+func renderDoc(d *crdt.Doc, format, field string) ([]byte, error) {
+	var s string
+	var err error
+	switch format {
+	case "json":
+		obj := d.ToJSON()
+		if field == "" {
+			s, err = lib0.StringifyJSON(obj)
+		} else if v, ok := obj.Get(field); ok {
+			s, err = lib0.StringifyJSON(v)
+		} else {
+			err = &render.FieldError{Field: field, Err: render.ErrNoField}
+		}
+		s += "\n"
+	case "text":
+		s, err = render.Text(d, field)
+	case "markdown":
+		s, err = render.Markdown(d, field)
+	case "html":
+		s, err = render.HTML(d, field)
+	case "yjs":
+		return d.EncodeStateAsUpdate(nil)
+	}
+	return []byte(s), err
 }

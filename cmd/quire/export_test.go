@@ -31,7 +31,7 @@ func TestExport(t *testing.T) {
 		{"json from file", []string{"export", "--update", good}, nil, 0, "{\"t\":\"abc\"}\n", ""},
 		{"text from stdin", []string{"export", "--update", "-", "--format", "text"}, exampleA, 0, "abc", ""},
 		{"named field", []string{"export", "--update", good, "--format", "text", "--field", "t"}, nil, 0, "abc", ""},
-		{"unknown field", []string{"export", "--update", good, "--format", "text", "--field", "nope"}, nil, 1, "", "no root named"},
+		{"unknown field", []string{"export", "--update", good, "--format", "text", "--field", "nope"}, nil, 1, "", "no field"},
 		{"malformed", []string{"export", "--update", bad}, nil, 2, "", "malformed update"},
 		{"malformed stdin", []string{"export", "--update", "-"}, []byte{0xff}, 2, "", "malformed update"},
 		{"v1 read as v2", []string{"export", "--update", good, "--v2"}, nil, 2, "", "malformed update"},

@@ -1,6 +1,10 @@
 // Command quire is the quire collaborative document server and its tools.
 //
-//	quire export --update FILE [--format json|text] [--v2] [--field NAME]
+//	quire serve [--addr ADDR] [--data FILE]
+//	quire export --update FILE | --data FILE --doc NAME [--format F] [--field NAME]
+//	quire import --doc NAME [--data FILE] [--format F] FILE
+//	quire list [--data FILE]
+//	quire compact [--data FILE] [--doc NAME]
 //
 // Run `quire help` for the commands.
 package main
@@ -32,7 +36,11 @@ type command struct {
 }
 
 var commands = []command{
-	{"export", "print a document (from a Yjs update file) as JSON or text", runExport},
+	{"serve", "run the server (WebSocket, REST, metrics)", runServe},
+	{"export", "print a document (stored, or from a Yjs update file) as JSON, text, Markdown, HTML or Yjs", runExport},
+	{"import", "import text, Markdown or a Yjs update into a stored document", runImport},
+	{"list", "list the documents of a data file", runList},
+	{"compact", "fold documents' update logs into their snapshots", runCompact},
 }
 
 func main() {

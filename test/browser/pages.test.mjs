@@ -254,6 +254,40 @@ test('the document list and the dashboard show the document and its two peers', 
   await viewer.close()
 })
 
+test('plain-text mode: CodeMirror on the Text "codemirror", with the others\' cursors', async () => {
+  const a = await person(ADA)
+  const b = await person(BOB)
+  const name = 'notes.txt'
+  const openText = async (ctx) => {
+    const page = watch(await ctx.newPage())
+    await page.goto('/d/' + encodeURIComponent(name) + '?mode=text')
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 10000 })
+    return page
+  }
+  const pa = await openText(a)
+  const pb = await openText(b)
+  const text = (page) => page.evaluate(() => window.quire.doc.getText('codemirror').toString())
+  await pa.locator('#editor').click()
+  await pa.keyboard.type('line one')
+  await waitFor(async () => (await text(pb)) === 'line one', { message: 'B to see A\'s line' })
+  await pb.locator('#editor').click()
+  await pb.keyboard.press('Control+End')
+  await Promise.all([
+    pb.keyboard.type(' and two', { delay: 15 }),
+    pa.keyboard.type('!', { delay: 15 })
+  ])
+  await waitFor(async () => (await text(pa)) === (await text(pb)), { timeout: 1000, message: 'identical texts' })
+  const t = await text(pa)
+  assert.equal([...t].sort().join(''), [...'line one! and two'].sort().join(''), t)
+  await waitFor(async () => (await exported(name, 'text', 'codemirror')) === t, { message: 'the text on the server' })
+  await pa.locator('.cm-ySelectionInfo', { hasText: 'Bob' }).waitFor({ timeout: 2000 })
+  await pb.locator('.cm-ySelectionInfo', { hasText: 'Ada' }).waitFor({ timeout: 2000 })
+  assert.equal(await pa.locator('.modes [aria-current="page"]').textContent(), 'Plain text')
+  await pa.screenshot({ path: screenshotPath('editor-text.png') })
+  await a.close()
+  await b.close()
+})
+
 test('keyboard only, at phone width', async () => {
   const ctx = await person({ name: 'Kim', color: '#6d28d9' }, { width: 375, height: 740 })
   const page = watch(await ctx.newPage())
@@ -266,7 +300,7 @@ test('keyboard only, at phone width', async () => {
   await page.waitForURL('**/d/phone%20doc')
   await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 10000 })
   // Tab reaches the toolbar, arrow keys move in it, Tab again reaches the text
-  await page.locator('.downloads .button').last().focus()
+  await page.locator('.modes a').last().focus()
   await page.keyboard.press('Tab')
   assert.equal(await page.evaluate(() => document.activeElement.dataset.tool), 'Bold')
   await page.keyboard.press('ArrowRight')

@@ -1,7 +1,9 @@
 // The editor page, /d/<name>: Tiptap on the XmlFragment "default" (the
 // field the REST Markdown and HTML exports render), synced with the server
 // by y-websocket, kept in IndexedDB for offline work, with the others'
-// cursors, the list of people here and a connection badge.
+// cursors, the list of people here and a connection badge. With ?mode=text
+// the same document is edited as plain text in CodeMirror, on the Text
+// "codemirror" (see code.js).
 import { Editor } from '@tiptap/core'
 import StarterKit from '@tiptap/starter-kit'
 import { TaskList, TaskItem } from '@tiptap/extension-list'
@@ -18,11 +20,15 @@ import { Pending, watchServer } from './pending.js'
 /** FIELD is the XmlFragment the editor binds: Tiptap's default. */
 const FIELD = 'default'
 
+/** CODE_FIELD is the Text the plain-text mode edits (code.js). */
+const CODE_FIELD = 'codemirror'
+
 /** CLOSE_DELETED is the close code quire sends when a document is deleted. */
 const CLOSE_DELETED = 4410
 
 export async function mount (main) {
   const name = nameFromPath(location.pathname)
+  const mode = new URLSearchParams(location.search).get('mode') === 'text' ? 'text' : 'rich'
   document.title = name + ' · quire'
 
   const doc = new Y.Doc()
@@ -43,9 +49,13 @@ export async function mount (main) {
   const notice = h('div', { class: 'notice', role: 'alert', hidden: true })
   const downloads = h('div', { class: 'downloads', role: 'group', 'aria-label': 'Download' },
     h('span', { class: 'muted small', 'aria-hidden': 'true' }, 'Download'),
-    downloadLink(name, 'markdown', 'Markdown', '.md', live),
-    downloadLink(name, 'html', 'HTML', '.html', live),
-    downloadLink(name, 'json', 'JSON', '.json', live))
+    mode === 'rich'
+      ? [downloadLink(name, 'markdown', FIELD, 'Markdown', '.md', live), downloadLink(name, 'html', FIELD, 'HTML', '.html', live)]
+      : downloadLink(name, 'text', CODE_FIELD, 'Text', '.txt', live),
+    downloadLink(name, 'json', '', 'JSON', '.json', live))
+  const modes = h('nav', { class: 'modes', 'aria-label': 'Editing mode' },
+    h('a', { href: location.pathname, 'aria-current': mode === 'rich' ? 'page' : null }, 'Rich text'),
+    h('a', { href: location.pathname + '?mode=text', 'aria-current': mode === 'text' ? 'page' : null }, 'Plain text'))
   const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Formatting', 'aria-controls': 'editor' })
   const editorHost = h('div', { class: 'editor-host' })
   const people = h('ul', { class: 'people', id: 'people' })
@@ -66,36 +76,23 @@ export async function mount (main) {
   main.replaceChildren(
     h('div', { class: 'doc-head' },
       h('h1', { class: 'doc-title' }, h('span', { class: 'sr-only' }, 'Document '), name),
-      badge, downloads),
+      badge, downloads, modes),
     notice,
     h('div', { class: 'doc-layout' },
-      h('section', { class: 'doc-main', 'aria-label': 'Editor' }, toolbar, editorHost),
+      h('section', { class: 'doc-main', 'aria-label': 'Editor' }, mode === 'rich' ? toolbar : null, editorHost),
       h('aside', { class: 'doc-side', 'aria-label': 'Collaboration' },
         h('section', { 'aria-labelledby': 'people-heading' }, peopleHeading, people), you)),
     live)
 
   // ---- editor
-  const editor = new Editor({
-    element: editorHost,
-    extensions: [
-      StarterKit.configure({ undoRedo: false, link: { openOnClick: false } }),
-      TaskList,
-      TaskItem.configure({ nested: true }),
-      Collaboration.configure({ document: doc, field: FIELD }),
-      CollaborationCaret.configure({ provider, user, render: renderCaret })
-    ],
-    editorProps: {
-      attributes: {
-        id: 'editor',
-        class: 'prose',
-        role: 'textbox',
-        'aria-multiline': 'true',
-        'aria-label': 'Document text',
-        spellcheck: 'true'
-      }
-    }
-  })
-  buildToolbar(toolbar, editor)
+  let binding
+  if (mode === 'rich') {
+    binding = createRich(editorHost, doc, provider, user)
+    buildToolbar(toolbar, binding.editor)
+  } else {
+    const { createCode } = await import('./code.js')
+    binding = createCode(editorHost, doc, provider, user)
+  }
 
   // ---- you
   function setUser (patch) {
@@ -103,7 +100,7 @@ export async function mount (main) {
     if (!next.name.trim()) return
     user = { name: next.name.trim().slice(0, 60), color: next.color.toLowerCase() }
     saveUser(user)
-    editor.commands.updateUser(user)
+    binding.setUser(user)
   }
   nameInput.addEventListener('change', () => setUser({ name: nameInput.value }))
   nameInput.addEventListener('input', () => { if (nameInput.value.trim()) setUser({ name: nameInput.value }) })
@@ -171,7 +168,7 @@ export async function mount (main) {
   provider.on('closed', async ({ code, reason }) => {
     if (code === CLOSE_DELETED) {
       deleted = true
-      editor.setEditable(false)
+      binding.setEditable(false)
       pending.clear()
       await idb.clearData().catch(() => {})
       showNotice(notice, 'This document was deleted on the server. ',
@@ -190,7 +187,36 @@ export async function mount (main) {
   })
 
   // for tests and for curious people with a console
-  window.quire = { doc, provider, editor, idb, pending, Y }
+  window.quire = { doc, provider, editor: binding.editor, view: binding.view, mode, idb, pending, Y }
+}
+
+/** createRich binds Tiptap to the XmlFragment FIELD. */
+function createRich (host, doc, provider, user) {
+  const editor = new Editor({
+    element: host,
+    extensions: [
+      StarterKit.configure({ undoRedo: false, link: { openOnClick: false } }),
+      TaskList,
+      TaskItem.configure({ nested: true }),
+      Collaboration.configure({ document: doc, field: FIELD }),
+      CollaborationCaret.configure({ provider, user, render: renderCaret })
+    ],
+    editorProps: {
+      attributes: {
+        id: 'editor',
+        class: 'prose',
+        role: 'textbox',
+        'aria-multiline': 'true',
+        'aria-label': 'Document text',
+        spellcheck: 'true'
+      }
+    }
+  })
+  return {
+    editor,
+    setUser: (u) => editor.commands.updateUser(u),
+    setEditable: (on) => editor.setEditable(on)
+  }
 }
 
 function showNotice (el, ...children) {
@@ -213,9 +239,8 @@ function renderCaret (u) {
 }
 
 /** downloadLink fetches an export and saves it, or says why it cannot. */
-function downloadLink (name, format, label, ext, live) {
-  const field = format === 'json' ? '' : '&field=default'
-  const href = apiURL(name, 'export') + '?format=' + format + field
+function downloadLink (name, format, field, label, ext, live) {
+  const href = apiURL(name, 'export') + '?format=' + format + (field ? '&field=' + encodeURIComponent(field) : '')
   const file = name.replace(/[\\/:*?"<>|]+/g, '_') + ext
   const a = h('a', { href, class: 'button', download: file, dataset: { format } }, label)
   a.addEventListener('click', async (e) => {

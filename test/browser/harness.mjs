@@ -57,44 +57,60 @@ export async function startServer () {
   const addr = `127.0.0.1:${port}`
   const args = (process.env.QUIRE_SERVE_ARGS || 'serve --addr {addr} --data {data}/quire.db')
     .split(/\s+/).filter(Boolean).map((a) => a.replaceAll('{addr}', addr).replaceAll('{data}', data))
-  const proc = spawn(bin, args, {
-    cwd: tmp,
-    env: { ...process.env, QUIRE_LOG_LEVEL: process.env.QUIRE_LOG_LEVEL || 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
   let log = ''
   const keep = (chunk) => {
     log = (log + chunk).slice(-20000)
     if (process.env.QUIRE_TEST_LOG) process.stderr.write(chunk)
   }
-  proc.stdout.on('data', keep)
-  proc.stderr.on('data', keep)
-  let exited = null
-  proc.on('exit', (code, signal) => { exited = { code, signal } })
   const base = `http://${addr}`
-  const deadline = Date.now() + 20000
-  for (;;) {
-    if (exited) throw new Error(`quire exited (${JSON.stringify(exited)}) before it served:\n${log}`)
-    try {
-      const res = await fetch(base + '/healthz')
-      if (res.ok) break
-    } catch {}
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL')
-      throw new Error(`quire did not answer /healthz within 20 s:\n${log}`)
+  let proc, exited
+
+  async function up () {
+    exited = null
+    proc = spawn(bin, args, {
+      cwd: tmp,
+      env: { ...process.env, QUIRE_LOG_LEVEL: process.env.QUIRE_LOG_LEVEL || 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    proc.stdout.on('data', keep)
+    proc.stderr.on('data', keep)
+    const me = proc
+    me.on('exit', (code, signal) => { if (proc === me) exited = { code, signal } })
+    const deadline = Date.now() + 20000
+    for (;;) {
+      if (exited) throw new Error(`quire exited (${JSON.stringify(exited)}) before it served:\n${log}`)
+      try {
+        const res = await fetch(base + '/healthz')
+        if (res.ok) return
+      } catch {}
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL')
+        throw new Error(`quire did not answer /healthz within 20 s:\n${log}`)
+      }
+      await sleep(100)
     }
-    await sleep(100)
   }
+
+  async function down () {
+    if (exited) return
+    proc.kill('SIGTERM')
+    const t = Date.now()
+    while (!exited && Date.now() - t < 10000) await sleep(50)
+    if (!exited) {
+      proc.kill('SIGKILL')
+      while (!exited) await sleep(50)
+    }
+  }
+
+  await up()
   return {
     base,
     log: () => log,
+    /** down stops the server (SIGTERM, as an operator would); up starts it again on the same port and data. */
+    down,
+    up,
     async stop () {
-      if (!exited) {
-        proc.kill('SIGTERM')
-        const t = Date.now()
-        while (!exited && Date.now() - t < 5000) await sleep(50)
-        if (!exited) proc.kill('SIGKILL')
-      }
+      await down()
       rmSync(data, { recursive: true, force: true })
       rmSync(tmp, { recursive: true, force: true })
     }

@@ -170,6 +170,27 @@ test('edits made offline survive a reload and reach the others when back online'
   await b.close()
 })
 
+test('when the server goes away the badge says so, counts the edits, and they land when it is back', async () => {
+  const a = await person(ADA)
+  const name = 'restart'
+  const pa = await open(a, name)
+  await pa.locator('#editor').click()
+  await pa.keyboard.type('Before.')
+  await pa.locator('#connection[data-state="connected"][data-pending="0"]').waitFor({ timeout: 3000 })
+
+  await server.down()
+  await pa.locator('#connection:is([data-state="reconnecting"], [data-state="offline"])').waitFor({ timeout: 5000 })
+  await pa.keyboard.type(' During.')
+  await pa.locator('#connection', { hasText: /8 edits waiting/ }).waitFor({ timeout: 3000 })
+  await pa.screenshot({ path: screenshotPath('editor-reconnecting.png') })
+
+  await server.up()
+  // y-websocket backs off up to 5 s between attempts
+  await pa.locator('#connection[data-state="connected"][data-pending="0"]').waitFor({ timeout: 15000 })
+  assert.equal(await exported(name, 'markdown'), 'Before. During.\n')
+  await a.close()
+})
+
 test('bold, a heading and a list typed with shortcuts export as Markdown and HTML', async () => {
   const a = await person(ADA)
   const name = 'formatting'
@@ -293,7 +314,7 @@ test('keyboard only, at phone width', async () => {
   const page = watch(await ctx.newPage())
   await page.goto('/')
   // the name field has focus and a label; Enter opens the document
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'doc-name')
+  await waitFor(async () => (await page.evaluate(() => document.activeElement.id)) === 'doc-name', { message: 'the name field to have focus' })
   assert.equal(await page.getByLabel('Document name').count(), 1)
   await page.keyboard.type('phone doc')
   await page.keyboard.press('Enter')

@@ -10,7 +10,7 @@ export async function mount (main) {
   const figures = h('dl', { class: 'figures', id: 'figures' })
   const updated = h('p', { class: 'muted small', id: 'figures-updated' })
   const tbody = h('tbody')
-  const table = h('table', { class: 'docs', id: 'admin-docs' },
+  const table = h('table', { class: 'docs cards', id: 'admin-docs' },
     h('caption', { class: 'sr-only' }, 'Documents with their peers'),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Name'),
@@ -114,13 +114,13 @@ export async function mount (main) {
       }, 'Delete')
       return h('tr', { dataset: { doc: d.name } },
         h('th', { scope: 'row' }, h('a', { href: docURL(d.name) }, d.name)),
-        h('td', { class: 'num peers' }, String(d.peers ?? 0)),
-        h('td', { class: 'num' }, formatBytes(d.size)),
+        h('td', { class: 'num peers', dataset: { label: 'Peers' } }, String(d.peers ?? 0)),
+        h('td', { class: 'num', dataset: { label: 'Size' } }, formatBytes(d.size)),
         h('td', { class: 'num wide-only', title: `snapshot ${formatBytes(d.snapshotBytes)}, log ${formatBytes(d.logBytes)}` },
           d.logCount == null ? '–' : `${d.logCount} (${formatBytes(d.logBytes)})`),
-        h('td', {}, d.updated ? h('time', { datetime: d.updated, title: formatTime(d.updated) }, formatAgo(d.updated)) : '–'),
+        h('td', { dataset: { label: 'Changed' } }, d.updated ? h('time', { datetime: d.updated, title: formatTime(d.updated) }, formatAgo(d.updated)) : '–'),
         h('td', { class: 'wide-only' }, d.loaded ? 'yes' : 'no'),
-        h('td', {}, h('div', { class: 'actions' }, compact, del)))
+        h('td', { class: 'actions-cell' }, h('div', { class: 'actions' }, compact, del)))
     }))
     if (focused) {
       const again = [...tbody.querySelectorAll('tr')].find((tr) => tr.dataset.doc === focusedDoc)

@@ -262,6 +262,17 @@ test('the document list and the dashboard show the document and its two peers', 
   await waitFor(async () => /s$/.test(await admin.locator('[data-figure="persist"] .value').textContent()), { timeout: 8000, message: 'a persist latency' })
   await admin.screenshot({ path: screenshotPath('admin.png'), fullPage: true })
 
+  // compact, where the server offers it (POST /api/v1/docs/<name>/compact)
+  if (await arow.locator('[data-action="compact"]').count()) {
+    await arow.locator('[data-action="compact"]').click()
+    await waitFor(async () => {
+      const info = await (await fetch(`${server.base}/api/v1/docs/${encodeURIComponent(name)}`)).json()
+      return info.logCount === 0
+    }, { message: 'an empty log after compacting' })
+  } else {
+    assert.ok(await admin.locator('#compact-note').isVisible(), 'a note says why there is no compact button')
+  }
+
   // delete from the dashboard: the editors are told, and the list forgets it
   admin.once('dialog', (d) => d.accept())
   await arow.locator('[data-action="delete"]').click()

@@ -128,7 +128,7 @@ func mdCode(n *node) string {
 // mdEscapeInfo escapes what a fence's info string would unescape.
 func mdEscapeInfo(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
-	return entityLike.ReplaceAllString(s, `\&`)
+	return entityLike.ReplaceAllString(s, `\${0}`)
 }
 
 func longestRun(s string, c byte) int {
@@ -177,7 +177,7 @@ func mdList(n *node, prevMarker string, inItem bool) (string, string) {
 			if k := len(bodies[i]); k > 0 {
 				if b.typ != tBulletList && b.typ != tOrderedList && b.typ != tTaskList {
 					tight = false
-				} else if bodies[i][k-1].n.typ == tParagraph && !interrupts(s) {
+				} else if !interrupts(s) {
 					tight = false
 				}
 			}
@@ -278,6 +278,10 @@ func mdItem(parts []mdPart, prefix string, indent int, sep string) string {
 		lines[0] = prefix + lines[0][indent:]
 		return strings.Join(lines, "\n")
 	}
+	if strings.HasSuffix(head, "]") {
+		// "- [ ]" is a paragraph: a blank line keeps what follows out of it.
+		return head + "\n\n" + strings.Join(lines, "\n")
+	}
 	return head + "\n" + strings.Join(lines, "\n")
 }
 
@@ -302,10 +306,10 @@ func mdDest(href, title string) string {
 	} else {
 		d = strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(href)
 	}
-	d = entityLike.ReplaceAllString(d, `\&`)
+	d = entityLike.ReplaceAllString(d, `\${0}`)
 	if title != "" {
 		t := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", " ", "\n", " ").Replace(title)
-		t = entityLike.ReplaceAllString(t, `\&`)
+		t = entityLike.ReplaceAllString(t, `\${0}`)
 		if d == "" {
 			d = "<>"
 		}

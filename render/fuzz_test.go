@@ -114,6 +114,10 @@ func FuzzMarkdownExport(f *testing.F) {
 		if strings.Join(want, "\x00") != strings.Join(got, "\x00") {
 			t.Fatalf("text changed:\nfrag %s\nmd   %q\nwant %q\ngot  %q", doc.XmlFragment("default").String(), md1, want, got)
 		}
+		want, got = blockMarks(doc), blockMarks(back)
+		if strings.Join(want, "\x00") != strings.Join(got, "\x00") {
+			t.Fatalf("marks changed:\nfrag %s\nmd   %q\nwant %q\ngot  %q", doc.XmlFragment("default").String(), md1, want, got)
+		}
 	})
 }
 
@@ -128,6 +132,64 @@ func blockTexts(doc *crdt.Doc) []string {
 			case isTextblock(n):
 				if s := strings.TrimRight(inlineText(n.content), "\n"); s != "" || n.typ == tCodeBlock {
 					out = append(out, s)
+				}
+			case n.typ == tBulletList || n.typ == tOrderedList || n.typ == tTaskList:
+				for _, it := range items(n) {
+					walk(it.content)
+				}
+			default:
+				walk(n.content)
+			}
+		}
+	}
+	walk(fromFragment(doc.XmlFragment("default").Children()))
+	return out
+}
+
+// blockMarks describes the formatting of each non-empty textblock: for
+// every character the marks Markdown keeps on it (links by href and
+// title), leaving out what Markdown normalizes away: emphasis on
+// whitespace, links to unsafe URLs, trailing hard breaks.
+func blockMarks(doc *crdt.Doc) []string {
+	var out []string
+	var walk func([]*node)
+	walk = func(ns []*node) {
+		for _, n := range blocks(ns) {
+			switch {
+			case isTextblock(n):
+				var sb strings.Builder
+				for _, l := range flattenInline(n.content) {
+					if l.typ == tHardBreak {
+						sb.WriteString("|br")
+						continue
+					}
+					for _, r := range strings.ReplaceAll(l.text, "\r\n", "\n") {
+						if r == '\n' || r == '\r' {
+							sb.WriteString("|br")
+							continue
+						}
+						sb.WriteString("|" + string(r))
+						for _, m := range l.marks {
+							switch {
+							case emphasis(m.typ) && isMdSpace(r):
+							case m.typ == mLink:
+								h, _ := attrString(m.attrs, "href")
+								ti, _ := attrString(m.attrs, "title")
+								if safeLink(h) {
+									sb.WriteString(" link(" + h + "," + ti + ")")
+								}
+							default:
+								sb.WriteString(" " + m.typ)
+							}
+						}
+					}
+				}
+				d := sb.String()
+				for strings.HasSuffix(d, "|br") {
+					d = strings.TrimSuffix(d, "|br")
+				}
+				if d != "" {
+					out = append(out, d)
 				}
 			case n.typ == tBulletList || n.typ == tOrderedList || n.typ == tTaskList:
 				for _, it := range items(n) {
@@ -158,7 +220,7 @@ func (g *docGen) next() int {
 
 var (
 	genWords = []string{"a", "word", " ", "  ", "*", "**", "_", "x_y", "[", "]", "(", ")", "!", "\\", "`", "``", "#", "1.", "2)", "-", "+", "=", ">", "<", "<u>", "</u>", "&amp;", "&", "~", "~~", "|", "\t", "é", "日本", "😀", "\u00a0", "---", "***", "- [ ]", "http://x.y", "<!-- c -->", "\n"}
-	genHrefs = []string{"https://example.com/", "/rel path", "a(b", "javascript:alert(1)", "mailto:m@x.y", "#frag", "<>", "x\"y"}
+	genHrefs = []string{"https://example.com/", "/rel path", "a(b", "javascript:alert(1)", "mailto:m@x.y", "#frag", "<>", "x\"y", "a\x01b", "a\u00a0b", "&amp;", "a\\(b", ""}
 	genMarks = []string{mBold, mItalic, mStrike, mCode, mUnderline, mLink, mHighlight, mSubscript, mSuperscript}
 	genLangs = []string{"", "go", "a b", "c`d", "\\&amp;"}
 	genCode  = []string{"", "x := 1", "```", "a\n\nb", " lead", "~~~\n```"}

@@ -37,7 +37,9 @@ import (
 //     whitespace an entity (&#32;), entity look-alikes a backslash.
 //   - links with unsafe URLs (see HTML) lose the link and keep their text;
 //     images with unsafe sources keep an empty one. Empty paragraphs, which
-//     Markdown cannot hold, are left out.
+//     Markdown cannot hold, are left out, but for an empty item of a nested
+//     list, which holds "<!-- -->" (goldmark misreads a bare marker there;
+//     ImportMarkdown drops comments).
 //
 // A plain Text is returned as it is.
 func Markdown(doc *crdt.Doc, field string) (string, error) {
@@ -301,7 +303,7 @@ func mdDest(href, title string) string {
 	var d string
 	if href == "" {
 		d = ""
-	} else if strings.ContainsAny(href, " \t<>") || !balancedParens(href) {
+	} else if strings.ContainsAny(href, " <>") || strings.ContainsFunc(href, unicode.IsControl) || !balancedParens(href) {
 		d = "<" + strings.NewReplacer(`\`, `\\`, "<", `\<`, ">", `\>`).Replace(href) + ">"
 	} else {
 		d = strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(href)

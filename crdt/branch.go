@@ -32,7 +32,7 @@ type branch struct {
 	// markers cache positions in the list so index lookups need not walk it
 	// from the start. They are part of what yjs does: where they point
 	// decides which origins a text insert gets, so they follow yjs's rules.
-	markers    []marker
+	markers    markers
 	markersOff bool // formatting disables markers for good, as in yjs
 	// hasFormatting: the text has (had) format items; remote changes then
 	// trigger formatting cleanup.
@@ -103,8 +103,8 @@ func (b *branch) gcChildren(store *structStore) {
 		it = next
 	}
 	b.start = nil
-	for i := range b.markers {
-		b.markers[i].ok = false
+	for i := range b.markers.ok {
+		b.markers.ok[i] = false
 	}
 	for _, it := range b.entries {
 		for it != nil {
@@ -117,17 +117,65 @@ func (b *branch) gcChildren(store *structStore) {
 	b.entryOrder = nil
 }
 
-// marker remembers that the item p starts at index in its parent.
-type marker struct {
-	p         *item
-	index     uint64
-	timestamp uint64
+// markers remember that items start at given indexes in their parent,
+// so that index lookups need not walk the list from its start. They follow
+// yjs's search markers exactly (see findMarker). The fields are parallel
+// slices, one entry per marker, because the hot loops scan one field of
+// all 80 markers on every keystroke.
+type markers struct {
+	p     []*item
+	index []uint64
+	time  []uint64
 	// ok caches "p is live and carries flagMarker", the state in which
 	// yjs's updateMarkerChanges leaves a marker as it is on insert. It lets
-	// an insert skip touching the items of all 80 markers, which cost more
-	// than anything else per keystroke. Every path that deletes p or clears
-	// its flag clears ok (invalidate).
-	ok bool
+	// an insert skip touching the items of all markers. Every path that
+	// deletes p or clears its flag clears ok (invalidate).
+	ok []bool
+}
+
+func (m *markers) len() int { return len(m.p) }
+
+func (m *markers) reset() {
+	clear(m.p)
+	m.p, m.index, m.time, m.ok = m.p[:0], m.index[:0], m.time[:0], m.ok[:0]
+}
+
+func (m *markers) add(p *item, index, time uint64, ok bool) {
+	m.p = append(m.p, p)
+	m.index = append(m.index, index)
+	m.time = append(m.time, time)
+	m.ok = append(m.ok, ok)
+}
+
+func (m *markers) remove(i int) {
+	m.p = append(m.p[:i], m.p[i+1:]...)
+	m.index = append(m.index[:i], m.index[i+1:]...)
+	m.time = append(m.time[:i], m.time[i+1:]...)
+	m.ok = append(m.ok[:i], m.ok[i+1:]...)
+}
+
+// invalidate clears the cached state of the markers at p.
+func (m *markers) invalidate(p *item) {
+	for i, q := range m.p {
+		if q == p {
+			m.ok[i] = false
+		}
+	}
+}
+
+// moved is called when right merges into left: markers at right move to
+// left, whose length comes before them.
+func (m *markers) moved(right, left *item) {
+	for i, q := range m.p {
+		if q == right {
+			m.p[i] = left
+			left.flags |= flagMarkerRef
+			m.ok[i] = false
+			if left.live() {
+				m.index[i] -= left.length
+			}
+		}
+	}
 }
 
 const maxSearchMarkers = 80
@@ -137,49 +185,42 @@ func (b *branch) tick() uint64 {
 	return b.doc.markerClock
 }
 
-// invalidate clears the cached state of the markers at p.
-func (b *branch) invalidate(p *item) {
-	for i := range b.markers {
-		if b.markers[i].p == p {
-			b.markers[i].ok = false
-		}
-	}
-}
-
 func (b *branch) overwriteMarker(i int, p *item, index uint64) {
-	m := &b.markers[i]
-	m.p.flags &^= flagMarker
-	b.invalidate(m.p)
-	m.p = p
-	p.flags |= flagMarker
-	m.index = index
-	m.timestamp = b.tick()
-	m.ok = p.live()
+	m := &b.markers
+	m.p[i].flags &^= flagMarker
+	m.invalidate(m.p[i])
+	m.p[i] = p
+	p.flags |= flagMarker | flagMarkerRef
+	m.index[i] = index
+	m.time[i] = b.tick()
+	m.ok[i] = p.live()
 }
 
 // markPosition marks p, reusing the least recently used marker when all
 // are taken, and returns the marker's index.
 func (b *branch) markPosition(p *item, index uint64) int {
-	if len(b.markers) >= maxSearchMarkers {
+	m := &b.markers
+	if m.len() >= maxSearchMarkers {
 		oldest := 0
-		for i := 1; i < len(b.markers); i++ {
-			if b.markers[i].timestamp < b.markers[oldest].timestamp {
+		for i, t := range m.time {
+			if t < m.time[oldest] {
 				oldest = i
 			}
 		}
 		b.overwriteMarker(oldest, p, index)
 		return oldest
 	}
-	p.flags |= flagMarker
-	b.markers = append(b.markers, marker{p: p, index: index, timestamp: b.tick(), ok: p.live()})
-	return len(b.markers) - 1
+	p.flags |= flagMarker | flagMarkerRef
+	m.add(p, index, b.tick(), p.live())
+	return m.len() - 1
 }
 
+// absDiff is |a-b|, without a branch: it runs 80 times per keystroke on
+// unpredictable inputs. Indexes stay far below 2^63.
 func absDiff(a, b uint64) uint64 {
-	if a > b {
-		return a - b
-	}
-	return b - a
+	x := int64(a - b)
+	mask := x >> 63
+	return uint64((x ^ mask) - mask)
 }
 
 // findMarker returns a marker at or near index (yjs's findMarker, step for
@@ -189,23 +230,23 @@ func (b *branch) findMarker(index uint64) (p *item, pindex uint64, ok bool) {
 	if b.start == nil || index == 0 || b.markersOff {
 		return nil, 0, false
 	}
+	m := &b.markers
 	mi := -1
-	if len(b.markers) > 0 {
+	if n := m.len(); n > 0 {
 		mi = 0
-		best := absDiff(index, b.markers[0].index)
-		for i := 1; i < len(b.markers); i++ {
+		best := absDiff(index, m.index[0])
+		for i := 1; i < n; i++ {
 			// reduce((a, b) => |i-a| < |i-b| ? a : b): ties go to the later one.
-			if d := absDiff(index, b.markers[i].index); !(best < d) {
+			if d := absDiff(index, m.index[i]); d <= best {
 				mi, best = i, d
 			}
 		}
 	}
 	p = b.start
 	if mi >= 0 {
-		m := &b.markers[mi]
-		p = m.p
-		pindex = m.index
-		m.timestamp = b.tick()
+		p = m.p[mi]
+		pindex = m.index[mi]
+		m.time[mi] = b.tick()
 	}
 	for p.right != nil && pindex < index {
 		if p.live() {
@@ -229,41 +270,61 @@ func (b *branch) findMarker(index uint64) (p *item, pindex uint64, ok bool) {
 			pindex -= p.length
 		}
 	}
-	if mi >= 0 && float64(absDiff(b.markers[mi].index, pindex)) < float64(p.parent.length)/maxSearchMarkers {
+	if mi >= 0 && float64(absDiff(m.index[mi], pindex)) < float64(p.parent.length)/maxSearchMarkers {
 		b.overwriteMarker(mi, p, pindex)
 	} else {
 		mi = b.markPosition(p, pindex)
 	}
-	m := &b.markers[mi]
-	return m.p, m.index, true
+	return m.p[mi], m.index[mi], true
 }
 
 // updateMarkers shifts markers after n units were inserted (n > 0) or
 // removed (n < 0) at index (yjs's updateMarkerChanges).
 func (b *branch) updateMarkers(index uint64, n int64) {
-	for i := len(b.markers) - 1; i >= 0; i-- {
-		m := &b.markers[i]
-		if n > 0 && !m.ok {
+	m := &b.markers
+	for i := m.len() - 1; i >= 0; i-- {
+		if n > 0 && !m.ok[i] {
 			// Other markers at m.p need no invalidation: if m.p is live
 			// its flag is set again below; if not, they are not ok already.
-			p := m.p
+			p := m.p[i]
 			p.flags &^= flagMarker
 			for p != nil && (p.deleted() || !p.countable()) {
 				p = p.left
 				if p != nil && p.live() {
-					m.index -= p.length
+					m.index[i] -= p.length
 				}
 			}
 			if p == nil || p.marker() {
-				b.markers = append(b.markers[:i], b.markers[i+1:]...)
+				m.remove(i)
 				continue
 			}
-			m.p = p
-			p.flags |= flagMarker
-			m.ok = true
+			m.p[i] = p
+			p.flags |= flagMarker | flagMarkerRef
+			m.ok[i] = true
 		}
-		if index < m.index || (n > 0 && index == m.index) {
-			m.index = uint64(max(int64(index), int64(m.index)+n))
-		}
+		m.index[i] = shiftIndex(m.index[i], index, n)
 	}
+}
+
+// shiftIndex moves a marker index for a change of n units at index: on
+// insert, markers at or after index move by n; on delete, markers after
+// index move back, but not before index. Written without branches for
+// the compiler: per marker, which way it goes is a coin toss.
+func shiftIndex(mi, index uint64, n int64) uint64 {
+	if n > 0 {
+		add := uint64(0)
+		if mi >= index {
+			add = uint64(n)
+		}
+		return mi + add
+	}
+	d := uint64(-n)
+	v := mi - min(d, mi)
+	if v < index {
+		v = index
+	}
+	if mi <= index {
+		v = mi
+	}
+	return v
 }

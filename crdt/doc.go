@@ -145,7 +145,7 @@ func (d *Doc) root(name string, kind typeKind) *branch {
 	// Yjs replaces the placeholder with a fresh typed instance: search
 	// markers and the formatting flag start over.
 	b.kind = kind
-	b.markers = nil
+	b.markers.reset()
 	b.hasFormatting = false
 	b.markersOff = kind != kindArray && kind != kindText && kind != kindXmlText
 	return b

@@ -3,7 +3,7 @@ package crdt
 // item flags. The first four mirror the info bits of yjs's Item; the rest
 // replace nullable fields.
 const (
-	flagKeep uint8 = 1 << iota
+	flagKeep uint16 = 1 << iota
 	flagCountable
 	flagDeleted
 	flagMarker
@@ -11,6 +11,10 @@ const (
 	flagOrigin
 	flagRightOrigin
 	flagParentSub
+	// flagMarkerRef: a search marker has pointed at this item at some
+	// time. Never cleared; it lets a merge skip looking for markers to move
+	// when none can point at the item merged away.
+	flagMarkerRef
 )
 
 // item is one struct in the store: a run of content inserted by one client
@@ -25,11 +29,11 @@ type item struct {
 	parent      *branch
 	parentSub   string // map key, valid with flagParentSub
 	content     content
-	flags       uint8
+	flags       uint16
 }
 
-func (it *item) has(f uint8) bool { return it.flags&f != 0 }
-func (it *item) set(f uint8, on bool) {
+func (it *item) has(f uint16) bool { return it.flags&f != 0 }
+func (it *item) set(f uint16, on bool) {
 	if on {
 		it.flags |= f
 	} else {
@@ -208,7 +212,7 @@ func (it *item) integrateContent(tx *Transaction) {
 		tx.addDelete(it.id.Client, it.id.Clock, c.n)
 		it.flags |= flagDeleted
 	case *contentFormat:
-		it.parent.markers = nil
+		it.parent.markers.reset()
 		it.parent.markersOff = true
 		it.parent.hasFormatting = true
 	case *contentType:
@@ -227,7 +231,7 @@ func (it *item) delete(tx *Transaction) {
 	}
 	it.flags |= flagDeleted
 	if it.marker() {
-		p.invalidate(it)
+		p.markers.invalidate(it)
 	}
 	tx.addDelete(it.id.Client, it.id.Clock, it.length)
 	tx.addChangedType(p, it.has(flagParentSub), it.parentSub)
@@ -268,14 +272,8 @@ func (it *item) mergeWith(right *item) bool {
 		sameContentKind(it.content, right.content) &&
 		it.content.mergeWith(right.content) {
 		if p := it.parent; p != nil {
-			for i := range p.markers {
-				if m := &p.markers[i]; m.p == right {
-					m.p = it
-					m.ok = false
-					if it.live() {
-						m.index -= it.length
-					}
-				}
+			if right.has(flagMarkerRef) {
+				p.markers.moved(right, it)
 			}
 		}
 		if right.keep() {

@@ -151,7 +151,7 @@ func (d *Doc) cleanup(tx *Transaction) {
 			if t.item != nil && t.item.deleted() {
 				return
 			}
-			t.markers = t.markers[:0]
+			t.markers.reset()
 			if (t.kind == kindText || t.kind == kindXmlText) && t.hasFormatting {
 				tx.needFormattingCleanup = true
 			}

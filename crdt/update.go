@@ -32,7 +32,7 @@ type structRef struct {
 	id          ID
 	length      uint64
 	kind        uint8 // refGC, refSkip, or the content ref of an item
-	flags       uint8 // flagOrigin, flagRightOrigin, flagParentSub
+	flags       uint16 // flagOrigin, flagRightOrigin, flagParentSub
 	parentKind  uint8
 	origin      ID
 	rightOrigin ID
@@ -43,7 +43,7 @@ type structRef struct {
 	content     content
 }
 
-func (r *structRef) has(f uint8) bool { return r.flags&f != 0 }
+func (r *structRef) has(f uint16) bool { return r.flags&f != 0 }
 
 // write encodes the ref from offset on, as the struct it stands for would be.
 func (r *structRef) write(enc updateEncoder, offset uint64) {

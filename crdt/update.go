@@ -31,7 +31,7 @@ const (
 type structRef struct {
 	id          ID
 	length      uint64
-	kind        uint8 // refGC, refSkip, or the content ref of an item
+	kind        uint8  // refGC, refSkip, or the content ref of an item
 	flags       uint16 // flagOrigin, flagRightOrigin, flagParentSub
 	parentKind  uint8
 	origin      ID

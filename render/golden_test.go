@@ -14,7 +14,7 @@ import (
 // (testdata/gen/fixtures.mjs), which also checks tiptap.html against
 // Tiptap's own getHTML().
 
-func loadDoc(t *testing.T, name string) *crdt.Doc {
+func loadDoc(t testing.TB, name string) *crdt.Doc {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -27,7 +27,7 @@ func loadDoc(t *testing.T, name string) *crdt.Doc {
 	return doc
 }
 
-func golden(t *testing.T, name string) string {
+func golden(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

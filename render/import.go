@@ -121,44 +121,104 @@ func replaceFragment(f *crdt.XmlFragment, ns []*node) error {
 }
 
 // writeChildren inserts nodes into an (integrated) parent: elements for
-// element nodes, one XmlText for each run of text nodes.
+// element nodes, one XmlText for each run of text nodes. The children of a
+// parent go in with one insert, as y-prosemirror puts them: XmlFragments
+// keep no position cache, so inserting one by one would cost quadratic
+// time.
 func writeChildren(p xmlParent, ns []*node) error {
-	idx := 0
+	type child struct {
+		el   *crdt.XmlElement
+		n    *node // for el
+		t    *crdt.XmlText
+		text []*node // for t
+	}
+	var kids []child
+	var values []any
 	for i := 0; i < len(ns); {
 		if ns[i].typ == tText {
-			t := crdt.NewXmlText()
-			if err := p.Insert(idx, t); err != nil {
-				return err
-			}
-			idx++
-			pos := 0
+			c := child{t: crdt.NewXmlText()}
 			for ; i < len(ns) && ns[i].typ == tText; i++ {
-				if err := t.Insert(pos, ns[i].text, yMarks(ns[i].marks)); err != nil {
-					return err
-				}
-				pos += utf16Len(ns[i].text)
+				c.text = append(c.text, ns[i])
+			}
+			kids = append(kids, c)
+			values = append(values, c.t)
+			continue
+		}
+		c := child{el: crdt.NewXmlElement(ns[i].typ), n: ns[i]}
+		kids = append(kids, c)
+		values = append(values, c.el)
+		i++
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	if err := p.Insert(0, values...); err != nil {
+		return err
+	}
+	for _, c := range kids {
+		if c.t != nil {
+			runs := make([]textRun, len(c.text))
+			for k, n := range c.text {
+				runs[k] = textRun{text: n.text, attrs: yMarks(n.marks)}
+			}
+			if err := writeRuns(&c.t.Text, runs); err != nil {
+				return err
 			}
 			continue
 		}
-		n := ns[i]
-		i++
-		el := crdt.NewXmlElement(n.typ)
-		if err := p.Insert(idx, el); err != nil {
-			return err
-		}
-		idx++
-		if n.attrs != nil {
-			for _, k := range n.attrs.Keys() {
-				v, _ := n.attrs.Get(k)
+		if c.n.attrs != nil {
+			for _, k := range c.n.attrs.Keys() {
+				v, _ := c.n.attrs.Get(k)
 				if v == nil {
 					continue // y-prosemirror leaves null attributes out
 				}
-				if err := el.SetAttribute(k, v); err != nil {
+				if err := c.el.SetAttribute(k, v); err != nil {
 					return err
 				}
 			}
 		}
-		if err := writeChildren(el, n.content); err != nil {
+		if err := writeChildren(c.el, c.n.content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textRun is an insert into a Text: characters or an embed, formatted.
+type textRun struct {
+	text  string
+	embed *lib0.Object
+	attrs crdt.Attrs
+}
+
+// writeRuns fills an empty Text with runs. It appends them in order, as
+// yjs's applyDelta does; but formatted text keeps no position cache, so
+// each append walks the text, and for many runs it inserts the last run
+// first, each at 0, which is linear (at the price of a few more format
+// items than appending makes). crdt has no applyDelta to do it in one walk.
+func writeRuns(t *crdt.Text, runs []textRun) error {
+	insert := func(pos int, r textRun) error {
+		if r.embed != nil {
+			return t.InsertEmbed(pos, r.embed, r.attrs)
+		}
+		return t.Insert(pos, r.text, r.attrs)
+	}
+	if len(runs) <= 64 {
+		pos := 0
+		for _, r := range runs {
+			if err := insert(pos, r); err != nil {
+				return err
+			}
+			if r.embed != nil {
+				pos++
+			} else {
+				pos += utf16Len(r.text)
+			}
+		}
+		return nil
+	}
+	for k := len(runs) - 1; k >= 0; k-- {
+		if err := insert(0, runs[k]); err != nil {
 			return err
 		}
 	}
@@ -417,7 +477,7 @@ func (im *importer) inline(parent ast.Node, marks []mark, out *[]*node) {
 					sb.Write(t.Value)
 				}
 			}
-			s := strings.NewReplacer("\r\n", " ", "\n", " ").Replace(sb.String())
+			s := newlinesToSpaces.Replace(sb.String())
 			im.text(out, s, with(marks, mark{typ: mCode}))
 		case *ast.Emphasis:
 			typ := mItalic

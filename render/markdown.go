@@ -299,18 +299,18 @@ func mdImage(n *node) string {
 
 // mdDest writes a link destination and optional title.
 func mdDest(href, title string) string {
-	href = strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(href)
+	href = destNewlines.Replace(href)
 	var d string
 	if href == "" {
 		d = ""
 	} else if strings.ContainsAny(href, " <>") || strings.ContainsFunc(href, unicode.IsControl) || !balancedParens(href) {
-		d = "<" + strings.NewReplacer(`\`, `\\`, "<", `\<`, ">", `\>`).Replace(href) + ">"
+		d = "<" + destAngled.Replace(href) + ">"
 	} else {
-		d = strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(href)
+		d = destPlain.Replace(href)
 	}
 	d = entityLike.ReplaceAllString(d, `\${0}`)
 	if title != "" {
-		t := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", " ", "\n", " ").Replace(title)
+		t := titleEscaper.Replace(title)
 		t = entityLike.ReplaceAllString(t, `\${0}`)
 		if d == "" {
 			d = "<>"
@@ -319,6 +319,15 @@ func mdDest(href, title string) string {
 	}
 	return d
 }
+
+// Replacers for link destinations, titles and code spans.
+var (
+	destNewlines     = strings.NewReplacer("\r", "%0D", "\n", "%0A")
+	destAngled       = strings.NewReplacer(`\`, `\\`, "<", `\<`, ">", `\>`)
+	destPlain        = strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`)
+	titleEscaper     = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", " ", "\n", " ")
+	newlinesToSpaces = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+)
 
 func balancedParens(s string) bool {
 	depth := 0
@@ -381,7 +390,8 @@ type mdTok struct {
 
 type mdSpan struct {
 	m    mark
-	html bool // written as HTML tags
+	html bool   // written as HTML tags
+	dest string // a link's "](href "title")"
 }
 
 func (s *mdSpan) delim(open bool) string {
@@ -389,9 +399,12 @@ func (s *mdSpan) delim(open bool) string {
 		if open {
 			return "["
 		}
-		href, _ := attrString(s.m.attrs, "href")
-		title, _ := attrString(s.m.attrs, "title")
-		return "](" + mdDest(href, title) + ")"
+		if s.dest == "" {
+			href, _ := attrString(s.m.attrs, "href")
+			title, _ := attrString(s.m.attrs, "title")
+			s.dest = "](" + mdDest(href, title) + ")"
+		}
+		return s.dest
 	}
 	if !s.html {
 		switch s.m.typ {
@@ -660,7 +673,7 @@ func mdInline(ns []*node, heading bool) string {
 // mdCodeSpan writes text as a code span, fenced with more backticks than
 // it holds in a row.
 func mdCodeSpan(text string) string {
-	text = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(text)
+	text = newlinesToSpaces.Replace(text)
 	fence := strings.Repeat("`", longestRun(text, '`')+1)
 	if strings.HasPrefix(text, "`") || strings.HasSuffix(text, "`") ||
 		strings.HasPrefix(text, " ") && strings.HasSuffix(text, " ") && strings.Trim(text, " ") != "" {

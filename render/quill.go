@@ -349,22 +349,11 @@ func writeQuill(t *crdt.Text, ops []quillOp) error {
 	if err := t.Delete(0, t.Len()); err != nil {
 		return err
 	}
-	pos := 0
-	for _, op := range ops {
-		attrs := op.attrs.crdt()
-		if op.embed != nil {
-			if err := t.InsertEmbed(pos, op.embed, attrs); err != nil {
-				return err
-			}
-			pos++
-			continue
-		}
-		if err := t.Insert(pos, op.text, attrs); err != nil {
-			return err
-		}
-		pos += utf16Len(op.text)
+	runs := make([]textRun, len(ops))
+	for i, op := range ops {
+		runs[i] = textRun{text: op.text, embed: op.embed, attrs: op.attrs.crdt()}
 	}
-	return nil
+	return writeRuns(t, runs)
 }
 
 func utf16Len(s string) int {

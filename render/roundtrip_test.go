@@ -93,3 +93,23 @@ func TestImportMatchesTiptap(t *testing.T) {
 		t.Errorf("imported:\n%s\nwant:\n%s\n%s", got, want, firstDiff(got, want))
 	}
 }
+
+// A paragraph of many differently formatted runs (written last run first,
+// see writeRuns) reads back the same, into a fragment and into a Quill
+// text.
+func TestLargeParagraph(t *testing.T) {
+	md := strings.TrimSuffix(strings.Repeat("*a* **b** [c](/x) ", 300), " ") + "\n"
+	for _, field := range []string{"default", "quill"} {
+		doc := crdt.NewDoc(crdt.Options{})
+		if err := ImportMarkdown(doc, field, md); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Markdown(doc, field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != md {
+			t.Errorf("%s: %s", field, firstDiff(got, md))
+		}
+	}
+}

@@ -32,9 +32,12 @@ import (
 // strike, code, link (href, target, rel, class, title) and, from the
 // inline HTML tags Markdown writes for them, underline, highlight,
 // subscript and superscript (<u>, <mark>, <sub>, <sup>; also <strong>,
-// <b>, <em>, <i>, <s>, <del>, <br>). Other raw HTML is kept as text. Links
-// and images with unsafe URLs are dropped (the link's text is kept). A
-// soft line break becomes a space.
+// <b>, <em>, <i>, <s>, <del>, <br>). HTML comments are dropped; other raw
+// HTML is kept as text. Links and images with unsafe URLs are dropped (the
+// link's text is kept). A soft line break becomes a space. A list item
+// always starts with a paragraph (empty if the Markdown item starts with
+// another block), as Tiptap's schema wants; task items and plain items of
+// one Markdown list become separate lists.
 //
 // Into a rich Text (see the package documentation) it writes the same
 // document as a Quill delta; into a plain Text, the Markdown source

@@ -82,7 +82,7 @@ func fromQuill(delta []crdt.Delta) []*node {
 			out = append(out, cb)
 		case quillList(l.attrs) != "":
 			var list *node
-			list, i = quillListAt(lines, i, quillIndent(l.attrs))
+			list, i = quillListAt(lines, i, 0)
 			out = append(out, list)
 		case flag(l.attrs, "blockquote"):
 			bq := &node{typ: tBlockquote}
@@ -134,8 +134,12 @@ func quillListKind(v string) (list, item string) {
 }
 
 // quillListAt reads the list that starts at lines[i] at indent level:
-// lines indented deeper nest in the item before them; the list ends at a
-// line that is not a list item, is shallower, or is of another kind.
+// lines indented deeper nest in the item before them (one level at a time:
+// a line indented two deeper than the item before it nests in an empty
+// item); the list ends at a line that is not a list item, is shallower, or
+// is of another kind. Top-level lists start at level 0 whatever the indent
+// of their first line, so that two lists of one kind are never next to
+// each other (Quill could not tell them apart).
 func quillListAt(lines []quillLine, i, level int) (*node, int) {
 	kind, itemType := quillListKind(quillList(lines[i].attrs))
 	list := &node{typ: kind}
@@ -150,7 +154,7 @@ func quillListAt(lines []quillLine, i, level int) (*node, int) {
 		}
 		if ind > level {
 			var nested *node
-			nested, i = quillListAt(lines, i, ind)
+			nested, i = quillListAt(lines, i, level+1)
 			if len(list.content) == 0 {
 				list.content = append(list.content, &node{typ: itemType, content: []*node{{typ: tParagraph}}})
 				if itemType == tTaskItem {

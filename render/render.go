@@ -20,6 +20,14 @@
 // safe for concurrent use with other users of the same crdt.Doc: call them
 // where the document is owned (the sync session).
 //
+// The XmlFragment encoding is y-prosemirror 1.x's, which Tiptap's
+// Collaboration extension uses (as its fork @tiptap/y-tiptap): read from
+// src/plugins/sync-plugin.js, not copied. Node and mark names are those of
+// Tiptap 3's StarterKit, TaskList/TaskItem, Image, Highlight, Subscript and
+// Superscript extensions. An editor that shows imported documents must
+// register those it is given: y-prosemirror deletes nodes whose type its
+// schema lacks. Nested task lists need TaskItem.configure({nested: true}).
+//
 // # Which root
 //
 // An empty field picks the root the way the REST API does (see [Root]):

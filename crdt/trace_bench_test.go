@@ -22,11 +22,15 @@ func BenchmarkTrace(b *testing.B) {
 			b.ReportAllocs()
 			var heap uint64
 			for i := 0; i < b.N; i++ {
+				b.StopTimer()
 				before := liveHeap()
+				b.StartTimer()
 				d := NewDoc(Options{ClientID: 1})
 				replay(tr, d)
+				b.StopTimer()
 				heap = liveHeap() - before
 				runtime.KeepAlive(d)
+				b.StartTimer()
 			}
 			b.ReportMetric(float64(heap), "heap-bytes")
 		})

@@ -159,10 +159,42 @@ func importTarget(doc *crdt.Doc, field string) (name, kind string, err error) {
 	if kind != kindNone && !textLike(kind) {
 		return "", "", &FieldError{Field: field, Kind: kind, Err: ErrUnsupported}
 	}
+	if mayBeEmptiedFragment(doc, field) && canBeFragment(doc, field) {
+		kind = kindFragment
+	}
 	if kind == kindNone {
 		kind = newRootKind(field)
 	}
 	return field, kind, nil
+}
+
+// mayBeEmptiedFragment reports whether a root that crdt calls a Text may
+// be a fragment that lost all its content: crdt takes a root holding
+// deleted items only (say, a fragment emptied by an import, then
+// reloaded) for a Text, as nothing tells what it was. Such a root is
+// empty; if its name is not one plain-text or Quill editors use, it is
+// rendered as empty without making it a Text (which would stick), and an
+// import makes it a fragment again. (A Text of embeds only, under such a
+// name, also renders empty.)
+func mayBeEmptiedFragment(doc *crdt.Doc, name string) bool {
+	if doc.RootKind(name) != kindText || newRootKind(name) != kindFragment {
+		return false
+	}
+	s, err := crdt.PlainText(doc, name)
+	return err == nil && s == ""
+}
+
+// canBeFragment reports whether doc.XmlFragment(name) succeeds: crdt
+// panics when a Doc has given the root another type already, and has no
+// other way to tell that from a guess.
+func canBeFragment(doc *crdt.Doc, name string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	doc.XmlFragment(name)
+	return true
 }
 
 // newRootKind is the kind an import creates for a root that does not exist
@@ -193,6 +225,9 @@ func read(doc *crdt.Doc, field string) (*content, error) {
 	if kind == kindFragment {
 		return &content{doc: fromFragment(doc.XmlFragment(name).Children())}, nil
 	}
+	if mayBeEmptiedFragment(doc, name) {
+		return nil, nil
+	}
 	t := doc.Text(name)
 	delta := t.ToDelta()
 	if name != "quill" && !richDelta(delta) {
@@ -212,6 +247,9 @@ func Text(doc *crdt.Doc, field string) (string, error) {
 		return "", err
 	}
 	if kind == kindText {
+		if mayBeEmptiedFragment(doc, name) {
+			return "", nil
+		}
 		return doc.Text(name).String(), nil
 	}
 	var sb strings.Builder

@@ -333,3 +333,51 @@ func TestImportQuill(t *testing.T) {
 		t.Errorf("delta = %+v", got)
 	}
 }
+
+// A fragment emptied by an import and reloaded holds deleted items only,
+// which crdt takes for a Text; importing into it again must still write a
+// fragment, as the Tiptap clients on it expect.
+func TestImportIntoEmptiedFragment(t *testing.T) {
+	doc := crdt.NewDoc(crdt.Options{})
+	if err := ImportMarkdown(doc, "", "# a\n\nb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ImportText(doc, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	upd, err := doc.EncodeStateAsUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gc := range []bool{true, false} {
+		re := crdt.NewDoc(crdt.Options{NoGC: !gc})
+		if err := re.ApplyUpdate(upd); err != nil {
+			t.Fatal(err)
+		}
+		// Rendering it first must not make it a Text.
+		if s, err := Markdown(re, ""); s != "" || err != nil {
+			t.Errorf("gc %v: Markdown = %q, %v", gc, s, err)
+		}
+		if s, err := Text(re, "default"); s != "" || err != nil {
+			t.Errorf("gc %v: Text = %q, %v", gc, s, err)
+		}
+		if err := ImportMarkdown(re, "", "*c*"); err != nil {
+			t.Fatal(err)
+		}
+		if k := re.RootKind("default"); k != "XmlFragment" {
+			t.Errorf("gc %v: default is a %s", gc, k)
+		}
+		if got := mustHTML(t, re); got != "<p><em>c</em></p>" {
+			t.Errorf("gc %v: %s", gc, got)
+		}
+	}
+	// A root this Doc has typed a Text stays one.
+	typed := crdt.NewDoc(crdt.Options{})
+	typed.Text("default")
+	if err := ImportMarkdown(typed, "default", "*c*"); err != nil {
+		t.Fatal(err)
+	}
+	if s := typed.Text("default").String(); s != "*c*" {
+		t.Errorf("typed text: %q", s)
+	}
+}

@@ -221,3 +221,42 @@ func TestSubdocumentsRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyDelta(t *testing.T) {
+	d := NewDoc(Options{ClientID: 1})
+	text := d.Text("q")
+	bold := lib0.NewObject()
+	bold.Set("bold", true)
+	img := lib0.NewObject()
+	img.Set("image", "a.png")
+	var n int
+	d.OnUpdate(func([]byte) { n++ })
+	err := text.ApplyDelta([]Delta{
+		{Insert: "Hello "},
+		{Insert: "world", Attributes: bold},
+		{Insert: img},
+		{Insert: "\n"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d updates, want one transaction", n)
+	}
+	if err := text.ApplyDelta([]Delta{{Retain: 2}, {Delete: 3}, {Retain: 1, Attributes: bold}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, op := range text.ToDelta() {
+		s := jsString(op.Insert)
+		if op.Attributes != nil {
+			j, _ := lib0.StringifyJSON(op.Attributes)
+			s += j
+		}
+		got = append(got, s)
+	}
+	want := []string{"He", ` world{"bold":true}`, "[object Object]", "\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("delta %q, want %q", got, want)
+	}
+}

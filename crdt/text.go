@@ -668,12 +668,60 @@ func (b *branch) textString() string {
 	return sb.String()
 }
 
-// Delta is one operation of a rich-text delta (Quill's format).
+// Delta is one operation of a rich-text delta (Quill's format). ToDelta
+// gives inserts only; ApplyDelta also takes retains and deletes. An op is
+// an insert when Insert is not nil, else a retain when Retain > 0, else a
+// delete of Delete units.
 type Delta struct {
 	// Insert is a string, an embed value, or a nested shared type.
 	Insert any
-	// Attributes are the formatting of the insert, nil if none.
+	// Attributes are the formatting of an insert or retain, nil if none.
 	Attributes *lib0.Object
+	Retain     int
+	Delete     int
+}
+
+// ApplyDelta applies a delta from the start of the text in one
+// transaction, as yjs's applyDelta does: inserts carry exactly their
+// attributes, retains format, deletes delete.
+func (t *Text) ApplyDelta(delta []Delta) error {
+	return t.b.run(func(tx *Transaction) error {
+		pos := &textPos{right: t.b.start}
+		for _, op := range delta {
+			var attrs attrList
+			if op.Attributes != nil {
+				for _, k := range op.Attributes.Keys() {
+					v, _ := op.Attributes.Get(k)
+					attrs.set(k, v)
+				}
+			}
+			switch {
+			case op.Insert != nil:
+				switch x := op.Insert.(type) {
+				case string:
+					if x != "" {
+						tx.insertText(t.b, pos, nil, x, attrs)
+					}
+				case sharedType:
+					if x.base().doc != nil {
+						return fmt.Errorf("%w: the %s is already in a document", ErrValue, x.base().kind)
+					}
+					tx.insertText(t.b, pos, &contentType{x.base()}, "", attrs)
+				default:
+					v, err := lib0.Normalize(x)
+					if err != nil {
+						return fmt.Errorf("%w: %w", ErrValue, err)
+					}
+					tx.insertText(t.b, pos, &contentEmbed{v}, "", attrs)
+				}
+			case op.Retain > 0:
+				tx.formatText(t.b, pos, uint64(op.Retain), attrs)
+			case op.Delete > 0:
+				tx.deleteText(pos, uint64(op.Delete))
+			}
+		}
+		return nil
+	})
 }
 
 // ToDelta returns the content as a delta.

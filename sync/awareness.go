@@ -18,10 +18,9 @@ type awarenessRecord struct {
 	// a late copy of an older state cannot bring the client back.
 	state   []byte
 	updated time.Time
-	// owner is the peer whose connection the state arrived on; its
-	// states are removed when it leaves. A tombstone keeps the owner the
-	// state had, so that the same client reconnecting through another
-	// peer is told apart from a late copy through the same one.
+	// owner is the peer whose connection the state last arrived on; its
+	// states are removed when it leaves. A client that comes back through
+	// a new connection with a newer clock moves to it.
 	owner *Peer
 }
 
@@ -44,13 +43,10 @@ func newAwareness(timeout time.Duration, maxClients int) *awareness {
 // apply applies an awareness update that arrived from peer from, with
 // y-protocols' rule: an entry is taken if its clock is newer than the
 // known one (an unknown client counts as clock 0), or if it has the same
-// clock and removes a present state. One addition: an entry with the same
-// clock and a live state that arrives from a different peer than the one
-// that owns the record is taken too, to move ownership. That is a client
-// that reconnected before its old connection was reaped: without it the
-// reaping would remove the state of a client that is still there, and a
-// client whose state was removed on disconnect could not reappear on this
-// server before its next renewal (it reconnects with the same clock).
+// clock and removes a present state. Entries with the same clock and a
+// live state are dropped even from another peer: y-websocket clients echo
+// every awareness change they receive back to the server, and taking
+// those echoes would move a state to a peer that does not own it.
 //
 // It returns the entries to broadcast: every entry taken, except the
 // removal of a client that was never known (y-protocols announces neither).
@@ -67,8 +63,6 @@ func (a *awareness) apply(from *Peer, entries []AwarenessEntry, now time.Time) (
 			accept = true
 		case rec.clock == e.Clock && null:
 			accept = rec.state != nil
-		case rec.clock == e.Clock:
-			accept = rec.owner != from
 		}
 		if !accept {
 			continue

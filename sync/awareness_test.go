@@ -59,11 +59,11 @@ func TestAwarenessApply(t *testing.T) {
 			{a, []AwarenessEntry{entry(7, 3, `{}`)}, ""},
 			{a, []AwarenessEntry{entry(7, 5, `{}`)}, `7@5={}`},
 		}, `7@5={}`},
-		{"same clock from another peer moves ownership", []step{
+		{"echoes from other peers are dropped", []step{
 			{a, []AwarenessEntry{entry(7, 2, `{"x":1}`)}, `7@2={"x":1}`},
-			{b, []AwarenessEntry{entry(7, 2, `{"x":1}`)}, `7@2={"x":1}`},
 			{b, []AwarenessEntry{entry(7, 2, `{"x":1}`)}, ""},
-		}, `7@2={"x":1}`},
+			{b, []AwarenessEntry{entry(7, 3, `{"x":2}`)}, `7@3={"x":2}`},
+		}, `7@3={"x":2}`},
 		{"several entries", []step{
 			{a, []AwarenessEntry{entry(1, 1, `{}`), entry(2, 1, `[1]`), entry(3, 0, `{}`)}, `1@1={} 2@1=[1]`},
 		}, `1@1={} 2@1=[1]`},
@@ -91,17 +91,23 @@ func TestAwarenessRemovePeer(t *testing.T) {
 	now := time.Unix(1000, 0)
 	aw.apply(a, []AwarenessEntry{entry(1, 3, `{"a":1}`), entry(2, 1, `{"a":2}`)}, now)
 	aw.apply(b, []AwarenessEntry{entry(3, 1, `{"b":1}`)}, now)
-	// Client 2 reconnected through b before a was reaped.
-	aw.apply(b, []AwarenessEntry{entry(2, 1, `{"a":2}`)}, now)
+	// b echoes a's states (y-websocket clients do): a still owns them.
+	aw.apply(b, []AwarenessEntry{entry(1, 3, `{"a":1}`), entry(2, 1, `{"a":2}`)}, now)
+	// Client 2 came back through b with a newer clock: b owns it now.
+	aw.apply(b, []AwarenessEntry{entry(2, 2, `{"a":2}`)}, now)
 	if got, want := fmtEntries(aw.removePeer(a, now)), `1@3=null`; got != want {
 		t.Errorf("removal of a: %q, want %q", got, want)
 	}
-	if got, want := fmtEntries(aw.states()), `2@1={"a":2} 3@1={"b":1}`; got != want {
+	if got, want := fmtEntries(aw.states()), `2@2={"a":2} 3@1={"b":1}`; got != want {
 		t.Errorf("states %q, want %q", got, want)
 	}
-	// The client of a reconnects with the clock it had: taken.
-	if got, want := fmtEntries(mustApply(aw, b, entry(1, 3, `{"a":1}`), now)), `1@3={"a":1}`; got != want {
-		t.Errorf("reconnect: %q, want %q", got, want)
+	// The removal stands against the same clock (a late echo), not a
+	// newer one (the client's renewal).
+	if got := fmtEntries(mustApply(aw, b, entry(1, 3, `{"a":1}`), now)); got != "" {
+		t.Errorf("late echo taken: %q", got)
+	}
+	if got, want := fmtEntries(mustApply(aw, b, entry(1, 4, `{"a":1}`), now)), `1@4={"a":1}`; got != want {
+		t.Errorf("renewal: %q, want %q", got, want)
 	}
 	if got := fmtEntries(aw.removePeer(a, now)); got != "" {
 		t.Errorf("second removal of a: %q", got)

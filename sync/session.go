@@ -413,12 +413,12 @@ func (s *Session) request(r *request) {
 	}
 	switch r.kind {
 	case reqRead:
-		r.err = s.call(r.fn)
+		r.err = s.call(r.fn, false)
 	case reqApply:
 		r.err = s.apply(r.update)
 	case reqEdit:
 		s.emitted = s.emitted[:0]
-		s.doc.Transact(func() { r.err = s.call(r.fn) })
+		s.doc.Transact(func() { r.err = s.call(r.fn, true) })
 		s.emitChanges()
 	case reqCompact:
 		s.compactWait = append(s.compactWait, r)
@@ -429,14 +429,19 @@ func (s *Session) request(r *request) {
 
 // call runs a caller's function on the document. A panic (the crdt panics,
 // for one, when a root is used as the wrong type) becomes an error for
-// that caller; since it may have interrupted a transaction, the session
-// then reloads from storage.
-func (s *Session) call(fn func(*crdt.Doc) error) (err error) {
+// that caller. A panic in an edit may have interrupted a transaction, so
+// the session then ends (its peers reconnect) and the document is
+// reloaded from storage; a read leaves the document as it was.
+func (s *Session) call(fn func(*crdt.Doc) error, edit bool) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("sync: document callback panicked: %v", v)
-			s.suspect = true
-			s.hub.log.Error().Str("doc", s.name).Interface("panic", v).Msg("document callback panicked; reloading the document")
+			msg := "document read panicked"
+			if edit {
+				s.suspect = true
+				msg = "document edit panicked; reloading the document"
+			}
+			s.hub.log.Error().Str("doc", s.name).Interface("panic", v).Msg(msg)
 		}
 	}()
 	return fn(s.doc)

@@ -265,13 +265,26 @@ func TestRESTThroughSession(t *testing.T) {
 	if got := replay.Text("t").String(); got != text {
 		t.Errorf("stored %q, want %q", got, text)
 	}
-	// A panicking callback is an error for its caller, not a crash.
+	// A panicking read is an error for its caller, not a crash, and the
+	// peers stay.
 	err := h.Read(ctx, "doc", func(d *crdt.Doc) error { d.Map("t"); return nil })
 	if err == nil {
 		t.Error("Read of a text as a map did not fail")
 	}
-	a.conn.hangUp()
+	a.insert(0, "<")
+	eventually(t, "the edit after a panicking read", func() bool { return len(serverText(t, h, "doc")) == 6 })
+	// A panicking edit ends the session: the peers reconnect to a reload.
+	err = h.Edit(ctx, "doc", func(d *crdt.Doc) error { d.Map("t"); return nil })
+	if err == nil {
+		t.Error("Edit of a text as a map did not fail")
+	}
+	if code, _ := a.conn.closeInfo(t); code != CloseInternal {
+		t.Errorf("closed with %d after a panicking edit", code)
+	}
 	a.wait()
+	if got := serverText(t, h, "doc"); len(got) != 6 {
+		t.Errorf("after the reload: %q", got)
+	}
 }
 
 // TestPersistFailure: when an Append fails nothing is broadcast, the peers
@@ -426,7 +439,11 @@ func TestCloseAndRestartBolt(t *testing.T) {
 	b := dial(t, h, "doc", "b")
 	a.insert(0, "hello ")
 	b.insert(0, "world")
-	a.conn.send(t, EncodeSyncStep1(a.doc.EncodeStateVector()))
+	// Both have seen both edits: they are durable. (Frames the server has
+	// not read when it stops were never acknowledged; the clients send
+	// them again when they reconnect.)
+	a.waitLen(11)
+	b.waitLen(11)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Close(ctx); err != nil {

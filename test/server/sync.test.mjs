@@ -166,6 +166,23 @@ test('a REST import appears live in a connected client', { timeout: 60_000 }, as
   closeAll(a)
 })
 
+test("a client's resync interval is answered and doubles nothing", { timeout: 60_000 }, async () => {
+  // y-websocket 3.1's resync timer reads the global WebSocket.OPEN, which
+  // Node 20 lacks.
+  globalThis.WebSocket ??= WebSocket
+  const a = connect(server, 'resync', { resyncInterval: 50 })
+  const b = connect(server, 'resync')
+  await Promise.all([synced(a), synced(b)])
+  a.doc.getText('text').insert(0, 'steady')
+  await until(() => textOf(b) === 'steady', 10_000, 'b to see a')
+  await sleep(500) // ten resyncs
+  assert.equal(textOf(a), 'steady')
+  assert.equal(textOf(b), 'steady')
+  const res = await server.fetch('/api/v1/docs/resync')
+  assert.equal(JSON.parse(res.text).logCount, 1, 'resync step 2s that add nothing are not stored')
+  closeAll(a, b)
+})
+
 test('SIGTERM stops the server with exit code 0', { timeout: 60_000 }, async () => {
   const { code } = await server.stop('SIGTERM')
   assert.equal(code, 0, 'quire serve exits 0 on SIGTERM:\n' + server.logs.join('\n'))

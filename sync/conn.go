@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -169,7 +170,7 @@ func (c *WSConn) Close(code int, reason string) error {
 	var err error
 	c.closeOnce.Do(func() {
 		if len(reason) > 120 { // a close frame's payload is at most 125 bytes
-			reason = reason[:120]
+			reason = strings.ToValidUTF8(reason[:120], "")
 		}
 		msg := websocket.FormatCloseMessage(code, reason)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))

@@ -177,7 +177,7 @@ func serve(ctx context.Context, o serveOptions, log *zerolog.Logger, ready chan<
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		IdleTimeout:       2 * time.Minute,
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("data", o.data).Msg("listening")
 	if ready != nil {

@@ -77,7 +77,9 @@ func (s *Server) docRoute(method string) gin.HandlerFunc {
 			s.export(c, name)
 		case action == "updates" && method == http.MethodPost:
 			s.postUpdate(c, name)
-		case action == "" || action == "export" || action == "updates":
+		case action == "compact" && method == http.MethodPost:
+			s.compact(c, name)
+		case action == "" || action == "export" || action == "updates" || action == "compact":
 			jsonError(c, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here", method))
 		default:
 			jsonError(c, http.StatusNotFound, "no such route")
@@ -100,6 +102,16 @@ func (s *Server) info(c *gin.Context, name string) {
 		return
 	}
 	c.JSON(http.StatusOK, info)
+}
+
+// compact folds the document's log into its snapshot now (the server
+// also does it by itself as logs grow) and answers the new metadata.
+func (s *Server) compact(c *gin.Context, name string) {
+	if err := s.hub.Compact(c.Request.Context(), name); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.info(c, name)
 }
 
 func (s *Server) delete(c *gin.Context, name string) {

@@ -1,6 +1,7 @@
 // Package web is quire's HTTP face: the WebSocket endpoint y-websocket
 // clients connect to, the REST API, health and readiness probes,
-// Prometheus metrics, and the start page.
+// Prometheus metrics, and the pages of package ui (the document list, the
+// editor, the dashboard).
 //
 // Handlers are thin: they parse and validate input, call the sync.Hub, and
 // render the answer. Every error is JSON, {"error": "..."}, with the status
@@ -15,7 +16,9 @@
 //	GET    /api/v1/docs/<name>/export?format=text|markdown|html|json|yjs[&field=F][&sv=B64]
 //	PUT    /api/v1/docs/<name>                    import: text/plain, text/markdown, application/octet-stream (a Yjs update)
 //	POST   /api/v1/docs/<name>/updates            apply a binary Yjs v1 update
-//	GET    /healthz, /readyz, /metrics, /
+//	POST   /api/v1/docs/<name>/compact            fold the update log into the snapshot now
+//	GET    /healthz, /readyz, /metrics
+//	GET    /, /d/<name>, /admin                   pages (package ui)
 //
 // # Document names
 //
@@ -42,6 +45,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/quirehq/quire/sync"
+	"github.com/quirehq/quire/web/ui"
 )
 
 // Config configures the HTTP handler.
@@ -111,7 +115,7 @@ func New(cfg Config) *Server {
 	e.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
 
-	e.GET("/", s.index)
+	ui.Register(e) // the pages: /, /d/<name>, /admin and their assets
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 	if cfg.Metrics != nil {

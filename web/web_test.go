@@ -209,9 +209,13 @@ func TestWebSocketAndExport(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"name":"notes/today"`) {
 		t.Fatalf("list: %d %s", status, body)
 	}
-	status, _, body = e.do("GET", "/", "", nil)
-	if status != 200 || !strings.Contains(string(body), "notes%2Ftoday/export") {
-		t.Fatalf("index: %d %s", status, body)
+	status, hdr, body = e.do("GET", "/", "", nil)
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+		t.Fatalf("index: %d %s", status, hdr.Get("Content-Type"))
+	}
+	status, _, body = e.do("POST", "/api/v1/docs/notes%2Ftoday/compact", "", nil)
+	if status != 200 || json.Unmarshal(body, &info) != nil || info.LogCount != 0 || info.SnapshotBytes == 0 {
+		t.Fatalf("compact: %d %s", status, body)
 	}
 	status, _, body = e.do("GET", "/metrics", "", nil)
 	if status != 200 || !strings.Contains(string(body), "quire_connections 1") || !strings.Contains(string(body), "quire_persist_seconds_count") {
@@ -275,6 +279,8 @@ func TestErrors(t *testing.T) {
 		{"unknown action", "GET", "/api/v1/docs/x/nope", "", nil, 404},
 		{"wrong method", "POST", "/api/v1/docs/x", "", nil, 405},
 		{"wrong method on list", "POST", "/api/v1/docs", "", nil, 405},
+		{"compact is POST", "GET", "/api/v1/docs/x/compact", "", nil, 405},
+		{"compact of a missing doc", "POST", "/api/v1/docs/nope/compact", "", nil, 404},
 		{"ws without upgrade", "GET", "/ws/x", "", nil, 400},
 		{"ws without name", "GET", "/ws/", "", nil, 400},
 	}

@@ -98,7 +98,8 @@ func writeDeleteSet(enc dsEncoder, ds deleteSet) {
 // included, merging neighbours.
 func deleteSetFromStore(s *structStore) deleteSet {
 	ds := deleteSet{}
-	for client, structs := range s.clients {
+	for client, l := range s.clients {
+		structs := l.items
 		var dels []deleteRange
 		for i := 0; i < len(structs); i++ {
 			it := structs[i]

@@ -179,6 +179,7 @@ func (d *Doc) ApplyUpdateV2(update []byte) error {
 }
 
 func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
+	defer d.scratchDec.release()
 	refs, err := readClientsStructRefsInto(dec, d, updateLimit(size), &d.scratchDec)
 	if err != nil {
 		return err

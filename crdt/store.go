@@ -5,11 +5,10 @@ import (
 )
 
 // structStore holds every struct of a document, per client, sorted by clock
-// and contiguous: structs[i].id.Clock+structs[i].length ==
-// structs[i+1].id.Clock. The state of a client is the clock after its last
-// struct.
+// and contiguous: items[i].id.Clock+items[i].length == items[i+1].id.Clock.
+// The state of a client is the clock after its last struct.
 type structStore struct {
-	clients map[uint64][]*item
+	clients map[uint64]*structList
 
 	// pendingStructs holds structs whose dependencies have not arrived, as a
 	// v2 update, and the lowest clock per client that would unblock it.
@@ -18,87 +17,126 @@ type structStore struct {
 	pendingDs []byte
 }
 
+// structList is the structs of one client. clocks[i] == items[i].id.Clock
+// always: lookups by clock binary-search clocks, which are contiguous in
+// memory, instead of following a pointer per probe into the items.
+type structList struct {
+	items  []*item
+	clocks []uint64
+}
+
+func (l *structList) len() int { return len(l.items) }
+
+func (l *structList) push(it *item) {
+	l.items = append(l.items, it)
+	l.clocks = append(l.clocks, it.id.Clock)
+}
+
+func (l *structList) insert(i int, it *item) {
+	l.items = slices.Insert(l.items, i, it)
+	l.clocks = slices.Insert(l.clocks, i, it.id.Clock)
+}
+
+// remove deletes the structs [i, j).
+func (l *structList) remove(i, j int) {
+	l.items = slices.Delete(l.items, i, j)
+	l.clocks = slices.Delete(l.clocks, i, j)
+}
+
+func (l *structList) grow(n int) {
+	l.items = slices.Grow(l.items, n)
+	l.clocks = slices.Grow(l.clocks, n)
+}
+
+// find returns the index of the struct holding clock. The caller has
+// checked clock < state.
+func (l *structList) find(clock uint64) int {
+	clocks := l.clocks
+	hi := len(clocks) - 1
+	if clocks[hi] <= clock {
+		// The last struct: most lookups are of what was just typed.
+		return hi
+	}
+	// The struct starting at or before clock: the last i with
+	// clocks[i] <= clock. clocks[0] is 0 or the first clock a client has.
+	lo := 0
+	for lo < hi {
+		mid := int(uint(lo+hi+1) >> 1)
+		if clocks[mid] <= clock {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if it := l.items[lo]; clock < it.id.Clock || clock >= it.id.Clock+it.length {
+		panic("crdt: clock not in struct store")
+	}
+	return lo
+}
+
 type pendingUpdate struct {
 	missing map[uint64]uint64
 	update  []byte // v2
 }
 
 func newStructStore() *structStore {
-	return &structStore{clients: make(map[uint64][]*item)}
+	return &structStore{clients: make(map[uint64]*structList)}
+}
+
+func (s *structStore) list(client uint64) *structList {
+	l := s.clients[client]
+	if l == nil {
+		l = &structList{}
+		s.clients[client] = l
+	}
+	return l
 }
 
 func (s *structStore) state(client uint64) uint64 {
-	structs := s.clients[client]
-	if len(structs) == 0 {
+	l := s.clients[client]
+	if l == nil || len(l.items) == 0 {
 		return 0
 	}
-	last := structs[len(structs)-1]
+	last := l.items[len(l.items)-1]
 	return last.id.Clock + last.length
 }
 
 // stateVector returns the next expected clock of every client.
 func (s *structStore) stateVector() map[uint64]uint64 {
 	sv := make(map[uint64]uint64, len(s.clients))
-	for client, structs := range s.clients {
-		last := structs[len(structs)-1]
-		sv[client] = last.id.Clock + last.length
+	for client, l := range s.clients {
+		if len(l.items) > 0 {
+			last := l.items[len(l.items)-1]
+			sv[client] = last.id.Clock + last.length
+		}
 	}
 	return sv
 }
 
 func (s *structStore) add(it *item) {
-	structs := s.clients[it.id.Client]
-	if n := len(structs); n > 0 {
-		last := structs[n-1]
+	l := s.list(it.id.Client)
+	if n := len(l.items); n > 0 {
+		last := l.items[n-1]
 		if last.id.Clock+last.length != it.id.Clock {
 			panic("crdt: struct store would have a gap")
 		}
 	}
-	s.clients[it.id.Client] = append(structs, it)
-}
-
-// findIndex returns the index of the struct holding clock. The caller has
-// checked clock < state.
-func findIndex(structs []*item, clock uint64) int {
-	lo, hi := 0, len(structs)-1
-	mid := structs[hi]
-	if mid.id.Clock <= clock {
-		// The last struct: most lookups are of what was just typed.
-		return hi
-	}
-	// Pivot on the assumption that clocks are spread evenly; as in yjs.
-	idx := int(float64(clock) / float64(mid.id.Clock+mid.length-1) * float64(hi))
-	if idx < 0 || idx > hi {
-		idx = (lo + hi) / 2
-	}
-	for lo <= hi {
-		mid = structs[idx]
-		if mid.id.Clock <= clock {
-			if clock < mid.id.Clock+mid.length {
-				return idx
-			}
-			lo = idx + 1
-		} else {
-			hi = idx - 1
-		}
-		idx = (lo + hi) / 2
-	}
-	panic("crdt: clock not in struct store")
+	l.push(it)
 }
 
 func (s *structStore) find(id ID) *item {
-	structs := s.clients[id.Client]
-	return structs[findIndex(structs, id.Clock)]
+	l := s.clients[id.Client]
+	return l.items[l.find(id.Clock)]
 }
 
 // findIndexCleanStart returns the index of the struct that starts at
 // clock, splitting the one that holds it if needed.
 func (s *structStore) findIndexCleanStart(tx *Transaction, client uint64, clock uint64) int {
-	structs := s.clients[client]
-	i := findIndex(structs, clock)
-	it := structs[i]
+	l := s.clients[client]
+	i := l.find(clock)
+	it := l.items[i]
 	if it.id.Clock < clock && !it.isGC() {
-		s.clients[client] = slices.Insert(structs, i+1, tx.splitItem(it, clock-it.id.Clock))
+		l.insert(i+1, tx.splitItem(it, clock-it.id.Clock))
 		return i + 1
 	}
 	return i
@@ -106,16 +144,16 @@ func (s *structStore) findIndexCleanStart(tx *Transaction, client uint64, clock 
 
 func (s *structStore) getItemCleanStart(tx *Transaction, id ID) *item {
 	i := s.findIndexCleanStart(tx, id.Client, id.Clock)
-	return s.clients[id.Client][i]
+	return s.clients[id.Client].items[i]
 }
 
 // getItemCleanEnd returns the struct that ends at id, splitting if needed.
 func (s *structStore) getItemCleanEnd(tx *Transaction, id ID) *item {
-	structs := s.clients[id.Client]
-	i := findIndex(structs, id.Clock)
-	it := structs[i]
+	l := s.clients[id.Client]
+	i := l.find(id.Clock)
+	it := l.items[i]
 	if id.Clock != it.id.Clock+it.length-1 && !it.isGC() {
-		s.clients[id.Client] = slices.Insert(structs, i+1, tx.splitItem(it, id.Clock-it.id.Clock+1))
+		l.insert(i+1, tx.splitItem(it, id.Clock-it.id.Clock+1))
 	}
 	return it
 }
@@ -128,16 +166,15 @@ func (s *structStore) iterate(tx *Transaction, client uint64, clock, n uint64, f
 	}
 	end := clock + n
 	i := s.findIndexCleanStart(tx, client, clock)
+	l := s.clients[client]
 	for {
-		structs := s.clients[client]
-		it := structs[i]
+		it := l.items[i]
 		i++
 		if end < it.id.Clock+it.length {
 			s.findIndexCleanStart(tx, client, end)
 		}
 		f(it)
-		structs = s.clients[client]
-		if i >= len(structs) || structs[i].id.Clock >= end {
+		if i >= len(l.items) || l.items[i].id.Clock >= end {
 			return
 		}
 	}

@@ -456,8 +456,7 @@ func (d *Doc) cleanupTextAfterTransaction(tx *Transaction, changedClients map[ui
 	d.transact(true, func(t *Transaction) {
 		for _, client := range tx.dsOrder {
 			dels := tx.deleteSet[client]
-			structs := d.store.clients[client]
-			if len(structs) == 0 {
+			if l := d.store.clients[client]; l == nil || l.len() == 0 {
 				continue
 			}
 			state := d.store.state(client)

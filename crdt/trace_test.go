@@ -142,7 +142,7 @@ func TestTraceReplay(t *testing.T) {
 			if got := d3.Text("text").String(); got != tr.end {
 				t.Fatal("load gives other text")
 			}
-			t.Logf("%d txns, %d patches, %d updates, state %d bytes, %d structs", len(tr.txns), tr.patches, len(*ups), len(full), len(d.store.clients[1]))
+			t.Logf("%d txns, %d patches, %d updates, state %d bytes, %d structs", len(tr.txns), tr.patches, len(*ups), len(full), d.store.clients[1].len())
 		})
 	}
 }

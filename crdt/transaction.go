@@ -168,20 +168,20 @@ func (d *Doc) cleanup(tx *Transaction) {
 		tryMergeDeleteSet(ds, tx.dsOrder, store)
 	}
 	changedClients.each(func(client, beforeClock uint64) {
-		structs := store.clients[client]
+		l := store.clients[client]
 		first := 1
 		if beforeClock > 0 {
-			first = max(findIndex(structs, beforeClock), 1)
+			first = max(l.find(beforeClock), 1)
 		}
-		for i := len(structs) - 1; i >= first; {
+		for i := l.len() - 1; i >= first; {
 			i -= 1 + store.tryMergeWithLefts(client, i)
 		}
 	})
 	for i := len(tx.mergeStructs) - 1; i >= 0; i-- {
 		id := tx.mergeStructs[i].id
-		structs := store.clients[id.Client]
-		pos := findIndex(structs, id.Clock)
-		if pos+1 < len(structs) {
+		l := store.clients[id.Client]
+		pos := l.find(id.Clock)
+		if pos+1 < l.len() {
 			if store.tryMergeWithLefts(id.Client, pos+1) > 1 {
 				continue
 			}
@@ -223,7 +223,8 @@ func writeTransactionUpdate(enc updateEncoder, tx *Transaction, changedClients m
 // tryMergeWithLefts merges structs[pos] into its left neighbours as far as
 // possible and returns how many structs were merged away.
 func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
-	structs := s.clients[client]
+	l := s.clients[client]
+	structs := l.items
 	right := structs[pos]
 	i := pos
 	for ; i > 0; i-- {
@@ -239,8 +240,7 @@ func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
 	}
 	merged := pos - i
 	if merged > 0 {
-		s.clients[client] = append(structs[:pos+1-merged], structs[pos+1:]...)
-		clear(structs[len(structs)-merged:])
+		l.remove(pos+1-merged, pos+1)
 	}
 	return merged
 }
@@ -248,11 +248,12 @@ func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
 func tryGCDeleteSet(ds deleteSet, clients []uint64, store *structStore) {
 	for _, client := range clients {
 		dels := ds[client]
-		structs := store.clients[client]
+		l := store.clients[client]
+		structs := l.items
 		for di := len(dels) - 1; di >= 0; di-- {
 			d := dels[di]
 			end := d.clock + d.len
-			for si := findIndex(structs, d.clock); si < len(structs) && structs[si].id.Clock < end; si++ {
+			for si := l.find(d.clock); si < len(structs) && structs[si].id.Clock < end; si++ {
 				it := structs[si]
 				if !it.isGC() && it.deleted() && !it.keep() {
 					it.gc(store, false)
@@ -267,9 +268,9 @@ func tryMergeDeleteSet(ds deleteSet, clients []uint64, store *structStore) {
 		dels := ds[client]
 		for di := len(dels) - 1; di >= 0; di-- {
 			d := dels[di]
-			structs := store.clients[client]
-			si := min(len(structs)-1, 1+findIndex(structs, d.clock+d.len-1))
-			for si > 0 && store.clients[client][si].id.Clock >= d.clock {
+			l := store.clients[client]
+			si := min(l.len()-1, 1+l.find(d.clock+d.len-1))
+			for si > 0 && l.items[si].id.Clock >= d.clock {
 				si -= 1 + store.tryMergeWithLefts(client, si)
 			}
 		}

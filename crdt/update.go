@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	gosync "sync"
 )
 
 // Errors a malformed update can produce. Every decoding error wraps
@@ -108,6 +109,26 @@ func readClientsStructRefs(dec updateDecoder, d *Doc, limit int) (map[uint64]*cl
 	return readClientsStructRefsInto(dec, d, limit, nil)
 }
 
+// bigRefs is the size from which a decode buffer is shared between docs
+// through refsPool instead of kept by one: loading documents would
+// otherwise allocate and zero megabytes each time, and every loaded
+// document would keep the buffer of its largest update.
+const bigRefs = 4096
+
+var refsPool gosync.Pool
+
+// release gives a large decode buffer back to the pool.
+func (sc *decodeScratch) release() {
+	if cap(sc.refs) >= bigRefs {
+		clear(sc.refs[:cap(sc.refs)])
+		buf := sc.refs[:0]
+		refsPool.Put(&buf)
+		sc.refs = nil
+		sc.crs = nil
+		sc.byClient = nil
+	}
+}
+
 // decodeScratch keeps the buffers of update decoding between updates, so
 // that applying a one-keystroke update allocates little. What is decoded
 // into it is dead once the update is applied: content is allocated apart,
@@ -167,7 +188,13 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 			*cr = clientRefs{}
 			// Grow once for the whole client rather than by doubling; the
 			// claimed count is bounded by limit, and by 1<<16 per step.
-			refsBuf = slices.Grow(refsBuf, int(min(n, 1<<16)))
+			want := int(min(n, 1<<16))
+			if cap(refsBuf)-len(refsBuf) < want && len(refsBuf) == 0 && want >= bigRefs {
+				if p, ok := refsPool.Get().(*[]structRef); ok && cap(*p) >= want {
+					refsBuf = (*p)[:0]
+				}
+			}
+			refsBuf = slices.Grow(refsBuf, want)
 		} else {
 			cr = &clientRefs{}
 			refsBuf = make([]structRef, 0, min(n, 4096))
@@ -352,7 +379,7 @@ func (tx *Transaction) integrateStructs(clientsRefs map[uint64]*clientRefs) *pen
 		if len(cr.refs) >= 64 {
 			// A large update (a document load): grow the client's struct
 			// array once instead of by doubling.
-			store.clients[c] = slices.Grow(store.clients[c], len(cr.refs))
+			store.list(c).grow(len(cr.refs))
 		}
 	}
 	slices.Sort(ids)
@@ -506,24 +533,22 @@ func (tx *Transaction) applyDeleteSet(ds deleteSet, order []uint64) deleteSet {
 			if state < end {
 				addUnapplied(client, state, end-state)
 			}
-			structs := store.clients[client]
-			i := findIndex(structs, clock)
-			it := structs[i]
+			l := store.clients[client]
+			i := l.find(clock)
+			it := l.items[i]
 			if !it.deleted() && it.id.Clock < clock {
-				structs = slices.Insert(structs, i+1, tx.splitItem(it, clock-it.id.Clock))
-				store.clients[client] = structs
+				l.insert(i+1, tx.splitItem(it, clock-it.id.Clock))
 				i++
 			}
-			for i < len(structs) {
-				it = structs[i]
+			for i < l.len() {
+				it = l.items[i]
 				i++
 				if it.id.Clock >= end {
 					break
 				}
 				if !it.deleted() {
 					if end < it.id.Clock+it.length {
-						structs = slices.Insert(structs, i, tx.splitItem(it, end-it.id.Clock))
-						store.clients[client] = structs
+						l.insert(i, tx.splitItem(it, end-it.id.Clock))
 					}
 					it.delete(tx)
 				}
@@ -545,9 +570,10 @@ func encodeDeleteSetUpdate(ds deleteSet) []byte {
 }
 
 // writeStructs writes the structs of client from clock on.
-func writeStructs(enc updateEncoder, structs []*item, client, clock uint64) {
+func writeStructs(enc updateEncoder, l *structList, client, clock uint64) {
+	structs := l.items
 	clock = max(clock, structs[0].id.Clock)
-	start := findIndex(structs, clock)
+	start := l.find(clock)
 	enc.rest().WriteVarUint(uint64(len(structs) - start))
 	enc.writeClient(client)
 	enc.rest().WriteVarUint(clock)

@@ -487,7 +487,7 @@ func (c *updateDecoderV2) readKey() string {
 	if kc < int64(len(c.keys)) {
 		k := c.keys[kc]
 		if c.keyBudget -= len(k); c.keyBudget < 0 {
-			c.d.Fail(fmt.Errorf("%w: reused keys exceed what the update can hold", errCodec))
+			c.d.Fail(fmt.Errorf("%w: %w: reused keys exceed what the update can hold", errCodec, errTooLarge))
 			return ""
 		}
 		return k

@@ -497,18 +497,7 @@ func diffUpdate(update, sv []byte, v2 bool) ([]byte, error) {
 			}
 		}
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	w.finish()
-	ds, err := r.readDeleteSet(len(update))
-	if err != nil {
-		return nil, err
-	}
-	if err := writeDeleteSetFor(enc, ds, v2); err != nil {
-		return nil, err
-	}
-	return enc.toBytes(), nil
+	return finishUpdate(r, w, enc, len(update), v2)
 }
 
 // ConvertUpdateV1ToV2 re-encodes a v1 update as v2
@@ -526,15 +515,21 @@ func convertUpdate(update []byte, fromV2, toV2 bool) ([]byte, error) {
 	for s := r.curr(); s != nil; s = r.next() {
 		w.write(s, 0)
 	}
+	return finishUpdate(r, w, enc, len(update), toV2)
+}
+
+// finishUpdate ends an update whose structs w has written: it copies the
+// delete set that follows the structs r has read.
+func finishUpdate(r *lazyReader, w *lazyWriter, enc updateEncoder, size int, v2 bool) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	w.finish()
-	ds, err := r.readDeleteSet(len(update))
+	ds, err := r.readDeleteSet(size)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeDeleteSetFor(enc, ds, toV2); err != nil {
+	if err := writeDeleteSetFor(enc, ds, v2); err != nil {
 		return nil, err
 	}
 	return enc.toBytes(), nil

@@ -953,10 +953,17 @@ func FuzzMergeUpdates(f *testing.F) {
 		}
 		if out, err := MergeUpdates(parts); err == nil {
 			checkOutput(t, out, len(data), false)
-			// A merge result is merged already.
-			again, err := MergeUpdates([][]byte{out, {0, 0}})
-			if err != nil || !bytes.Equal(again, out) {
-				t.Fatalf("merge of % x not stable: % x, %v", out, again, err)
+			// A merge result is merged already, but for one yjs quirk: a
+			// sliced map entry keeps its key bit beside the origin it gets,
+			// and reading it back drops the bit (a1 -> 81). So the second
+			// merge is the fixed point, as in yjs.
+			once, err := MergeUpdates([][]byte{out, {0, 0}})
+			if err != nil {
+				t.Fatalf("merge of % x: %v", out, err)
+			}
+			again, err := MergeUpdates([][]byte{once, {0, 0}})
+			if err != nil || !bytes.Equal(again, once) {
+				t.Fatalf("merge of % x not stable: % x, %v", once, again, err)
 			}
 		} else if !errors.Is(err, ErrMalformed) {
 			t.Fatal(err)

@@ -36,6 +36,10 @@ const (
 	// In the permanent range on purpose: a client that reconnected would
 	// upload its copy and bring the document back.
 	CloseDocumentDeleted = 4410
+	// CloseAuthExpired: the peer's token expired while it was connected.
+	// Like 4410 it is in the range y-websocket clients do not retry with
+	// the same URL: the application must reconnect with a fresh token.
+	CloseAuthExpired = 4401
 )
 
 // Conn is a peer's transport. WSConn adapts a gorilla WebSocket; tests use

@@ -50,10 +50,12 @@
 //
 // 1000 normal, 1001 server shutting down or document unloaded, 1003 text
 // frame, 1007 malformed input (the reason says which), 1009 frame too big,
-// 1011 server error (storage), 1013 outbox overflow, 4410 document deleted.
-// Only 4410 is in the 4400-4499 range, which y-websocket 3.1 clients treat
-// as permanent: a client that reconnected after a delete would upload its
-// copy and resurrect the document.
+// 1011 server error (storage), 1013 outbox overflow, 4401 token expired,
+// 4410 document deleted. Only 4401 and 4410 are in the 4400-4499 range,
+// which y-websocket 3.1 clients treat as permanent: a client that
+// reconnected after a delete would upload its copy and resurrect the
+// document, and one whose token expired must get a new one from its
+// application first.
 //
 // # Compatibility notes
 //

@@ -139,17 +139,24 @@ type client struct {
 	conn *pipeConn
 	doc  *crdt.Doc
 	// updates collects the doc's own updates to send.
-	local [][]byte
-	done  chan error
+	local  [][]byte
+	done   chan error
+	access Access
 }
 
 // dial starts Serve for a new client on doc name and waits for the
 // server's step 1.
 func dial(t testing.TB, h *Hub, name, label string) *client {
 	t.Helper()
-	c := &client{t: t, conn: newPipe(label, 1024), doc: crdt.NewDoc(crdt.Options{}), done: make(chan error, 1)}
+	return dialAccess(t, h, name, label, Access{})
+}
+
+// dialAccess is dial for a peer with the given access.
+func dialAccess(t testing.TB, h *Hub, name, label string, acc Access) *client {
+	t.Helper()
+	c := &client{t: t, conn: newPipe(label, 1024), doc: crdt.NewDoc(crdt.Options{}), done: make(chan error, 1), access: acc}
 	c.doc.OnUpdate(func(u []byte) { c.local = append(c.local, u) })
-	go func() { c.done <- h.Serve(context.Background(), name, c.conn) }()
+	go func() { c.done <- h.Serve(context.Background(), name, c.conn, c.access) }()
 	m := c.expect(MsgSync)
 	if m.Sync != SyncStep1 {
 		t.Fatalf("%s: first message is sync %s, want step1", label, m.Sync)

@@ -23,6 +23,8 @@ var (
 	ErrNotFound = errors.New("sync: document not found")
 	// ErrInvalidName: a document name the server does not accept.
 	ErrInvalidName = errors.New("sync: invalid document name")
+	// ErrExpired: the peer's credentials had lapsed before it joined.
+	ErrExpired = errors.New("sync: credentials expired")
 )
 
 // Config configures a Hub. Zero fields take the defaults.
@@ -187,17 +189,34 @@ func sessionErr(s *Session) error {
 	return errSessionGone
 }
 
+// Access is what one peer may do, decided by the caller (the web layer's
+// authentication); the zero Access is full access that never expires.
+type Access struct {
+	// ReadOnly peers sync and share awareness, but every update they send
+	// is refused (answered with a permission-denied auth message) and
+	// neither applied nor broadcast.
+	ReadOnly bool
+	// Expires, when not zero, is when the peer's credentials lapse: the
+	// peer is then closed with CloseAuthExpired.
+	Expires time.Time
+}
+
 // Serve runs one peer (a connected client) on document name until it
 // disconnects or is closed. It returns once the peer's goroutines have
 // ended. The document is loaded before the peer is answered anything.
-func (h *Hub) Serve(ctx context.Context, name string, conn Conn) error {
+func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) error {
 	if err := ValidName(name); err != nil {
 		_ = conn.Close(CloseUnsupported, "invalid document name")
 		return err
 	}
 	h.peerWG.Add(1)
 	defer h.peerWG.Done()
+	if !acc.Expires.IsZero() && !time.Now().Before(acc.Expires) {
+		_ = conn.Close(CloseAuthExpired, "token expired")
+		return ErrExpired
+	}
 	p := newPeer(h, conn)
+	p.readOnly = acc.ReadOnly
 	var s *Session
 	for {
 		var err error
@@ -237,6 +256,13 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn) error {
 	defer h.counters.peers.Add(-1)
 	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Str("remote", conn.RemoteAddr()).Msg("peer joined")
 
+	if !acc.Expires.IsZero() {
+		t := time.AfterFunc(time.Until(acc.Expires), func() {
+			h.log.Info().Str("doc", name).Uint64("peer", p.id).Msg("token expired; closing the peer")
+			p.close(CloseAuthExpired, "token expired", false)
+		})
+		defer t.Stop()
+	}
 	go p.writeLoop()
 	p.readLoop(ctx, s)
 	_ = s.post(context.Background(), event{kind: evLeave, peer: p})

@@ -33,6 +33,7 @@ const (
 	ErrKindLoad      = "load"          // a document that failed to load
 	ErrKindPersist   = "persist"       // a failed Append
 	ErrKindCompact   = "compact"       // a failed compaction
+	ErrKindReadOnly  = "read_only"     // an update refused from a read-only peer
 )
 
 type nopMetrics struct{}

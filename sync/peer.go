@@ -12,9 +12,10 @@ import (
 // the outbox, and a peer whose outbox is full is closed (CloseTryAgainLater)
 // rather than waited for.
 type Peer struct {
-	id   uint64
-	conn Conn
-	hub  *Hub
+	id       uint64
+	conn     Conn
+	hub      *Hub
+	readOnly bool // set before the peer joins; see Access
 
 	// Outbox. The session pushes encoded messages; the writer pops them.
 	mu          gosync.Mutex

@@ -313,6 +313,10 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 				}
 				s.out = append(s.out, outMsg{p, EncodeSyncStep2(upd)})
 			case SyncStep2, SyncUpdate:
+				if p.readOnly {
+					s.refuse(p, m.Payload)
+					continue
+				}
 				if err := s.apply(m.Payload); err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed update", err)
 					return
@@ -339,6 +343,19 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 			// reference server does: newer clients may send more.
 		}
 	}
+}
+
+// refuse answers an update from a read-only peer. A read-only client still
+// sends its step 2 (empty when it has nothing new) after every step 1, so
+// only an update that carries something is refused and logged.
+func (s *Session) refuse(p *Peer, u []byte) {
+	if isEmptyUpdate(u) {
+		return
+	}
+	s.hub.metrics.Error(ErrKindReadOnly)
+	s.hub.log.Info().Str("doc", s.name).Uint64("peer", p.id).Int("bytes", len(u)).
+		Msg("update from a read-only peer refused")
+	s.out = append(s.out, outMsg{p, EncodeAuthDenied("read-only access: update refused")})
 }
 
 func (s *Session) broadcastAwareness(entries []AwarenessEntry) {

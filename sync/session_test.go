@@ -342,7 +342,7 @@ func TestLoadFailure(t *testing.T) {
 	}
 	h := testHub(t, mem, nil)
 	conn := newPipe("x", 8)
-	err := h.Serve(context.Background(), "doc", conn)
+	err := h.Serve(context.Background(), "doc", conn, Access{})
 	if err == nil {
 		t.Fatal("Serve of an unloadable document succeeded")
 	}

@@ -235,7 +235,7 @@ func (s *Server) websocket(c *gin.Context) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS)); err != nil {
+	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS), sync.Access{}); err != nil {
 		s.log.Warn().Str("doc", name).Str("remote", ws.RemoteAddr().String()).Err(err).Msg("peer not served")
 	}
 }

@@ -24,6 +24,9 @@ const (
 	// CloseInvalidPayload: a frame, update, state vector or awareness
 	// update that does not decode or apply. The reason says which.
 	CloseInvalidPayload = 1007
+	// ClosePolicy: a limit was broken (rate, awareness size, pending
+	// growth); the reason says which.
+	ClosePolicy = 1008
 	// CloseTooBig: a frame over the configured size limit.
 	CloseTooBig = 1009
 	// CloseInternal: the server failed (storage); reconnect and resync.
@@ -40,6 +43,9 @@ const (
 	// Like 4410 it is in the range y-websocket clients do not retry with
 	// the same URL: the application must reconnect with a fresh token.
 	CloseAuthExpired = 4401
+	// CloseDocTooLarge: the peer's update would grow the document past the
+	// size limit. Permanent, so that the client does not send it again.
+	CloseDocTooLarge = 4413
 )
 
 // Conn is a peer's transport. WSConn adapts a gorilla WebSocket; tests use

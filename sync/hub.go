@@ -25,6 +25,12 @@ var (
 	ErrInvalidName = errors.New("sync: invalid document name")
 	// ErrExpired: the peer's credentials had lapsed before it joined.
 	ErrExpired = errors.New("sync: credentials expired")
+	// ErrBusy: the server is at a limit (loaded documents, peers of a
+	// document); try again later.
+	ErrBusy = errors.New("sync: server busy")
+	// ErrDocTooLarge: the update would grow the document past
+	// Config.MaxDocBytes; nothing was applied.
+	ErrDocTooLarge = errors.New("sync: document too large")
 )
 
 // Config configures a Hub. Zero fields take the defaults.
@@ -63,6 +69,44 @@ type Config struct {
 	// MaxAwarenessClients bounds one document's awareness table. Default
 	// 4096.
 	MaxAwarenessClients int
+
+	// Limits. Each protects the process from one peer or one document;
+	// a peer that breaks one is closed with the code named, and nothing
+	// else is affected.
+
+	// MaxPeersPerDoc: a peer joining a document that has this many is
+	// refused (CloseTryAgainLater, "document full"). Default 1000.
+	MaxPeersPerDoc int
+	// MaxDocs bounds the loaded documents: at the limit, the least
+	// recently used document without peers is unloaded to make room, and
+	// if every loaded document has peers the new one is refused (ErrBusy;
+	// CloseTryAgainLater on a socket, 503 over REST). Default 10000.
+	MaxDocs int
+	// MaxDocBytes: an update that would grow a document's encoded state
+	// past this is refused and the document left as it was (the peer is
+	// closed with CloseDocTooLarge; REST gets ErrDocTooLarge). Default
+	// 64 MiB.
+	MaxDocBytes int64
+	// MaxPendingBytes: a peer whose updates leave more than this held
+	// pending (waiting for dependencies that never arrive) is closed with
+	// ClosePolicy. Default 4 MiB.
+	MaxPendingBytes int64
+	// MaxAwarenessBytes bounds one client's awareness state (JSON bytes);
+	// a larger one closes the peer with ClosePolicy. Default 64 KiB.
+	MaxAwarenessBytes int
+	// RateMessages (per second) and RateBytes (per second) are each
+	// peer's token buckets, with bursts of RateBurstMessages and
+	// RateBurstBytes; a peer that exhausts one is closed with ClosePolicy.
+	// Defaults 200/s (burst 2000) and 4 MiB/s (burst 32 MiB).
+	RateMessages      float64
+	RateBurstMessages int
+	RateBytes         float64
+	RateBurstBytes    int
+	// HibernateAfter: a loaded document that has not been changed or read
+	// for this long drops its crdt replica and keeps only its encoded
+	// state (and state vector); peers stay connected, and the next update
+	// or read decodes it again. Default 30 s; negative disables.
+	HibernateAfter time.Duration
 }
 
 // Defaults for Config.
@@ -75,6 +119,16 @@ const (
 	DefaultPingInterval        = 15 * time.Second
 	DefaultKeepaliveInterval   = 15 * time.Second
 	DefaultMaxAwarenessClients = 4096
+	DefaultMaxPeersPerDoc      = 1000
+	DefaultMaxDocs             = 10000
+	DefaultMaxDocBytes         = 64 << 20
+	DefaultMaxPendingBytes     = 4 << 20
+	DefaultMaxAwarenessBytes   = 64 << 10
+	DefaultRateMessages        = 200
+	DefaultRateBurstMessages   = 2000
+	DefaultRateBytes           = 4 << 20
+	DefaultRateBurstBytes      = 32 << 20
+	DefaultHibernateAfter      = 30 * time.Second
 	// MaxNameLen is the longest document name the server accepts, in
 	// bytes.
 	MaxNameLen = 255
@@ -132,6 +186,26 @@ func NewHub(cfg Config) *Hub {
 	defDur(&cfg.KeepaliveInterval, DefaultKeepaliveInterval)
 	defDur(&cfg.AwarenessTimeout, DefaultAwarenessTimeout)
 	def(&cfg.MaxAwarenessClients, DefaultMaxAwarenessClients)
+	def(&cfg.MaxPeersPerDoc, DefaultMaxPeersPerDoc)
+	def(&cfg.MaxDocs, DefaultMaxDocs)
+	def(&cfg.MaxAwarenessBytes, DefaultMaxAwarenessBytes)
+	def(&cfg.RateBurstMessages, DefaultRateBurstMessages)
+	def(&cfg.RateBurstBytes, DefaultRateBurstBytes)
+	if cfg.MaxDocBytes <= 0 {
+		cfg.MaxDocBytes = DefaultMaxDocBytes
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.RateMessages <= 0 {
+		cfg.RateMessages = DefaultRateMessages
+	}
+	if cfg.RateBytes <= 0 {
+		cfg.RateBytes = DefaultRateBytes
+	}
+	if cfg.HibernateAfter == 0 {
+		cfg.HibernateAfter = DefaultHibernateAfter
+	}
 	c := &counters{next: cfg.Metrics}
 	return &Hub{cfg: cfg, log: cfg.Log, metrics: c, counters: c, sessions: map[string]*Session{}}
 }

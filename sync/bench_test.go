@@ -223,7 +223,9 @@ func BenchmarkUpdateRoundTrip(b *testing.B) {
 // BenchmarkMemoryPerDocument loads copies of the automerge-paper final
 // state under different names and reports the memory each loaded document
 // costs against its encoded size (the goal: under 3x; yjs holds
-// 11-13x): heap-in-use after GC, and the process RSS.
+// 11-13x): heap in use after GC, and the process RSS. "hot" documents
+// hold their crdt replica (being edited); "idle" ones have hibernated
+// (Config.HibernateAfter) and hold their encoding and state vector.
 func BenchmarkMemoryPerDocument(b *testing.B) {
 	state, _ := finalState(b)
 	st := storage.NewMemory()
@@ -233,36 +235,53 @@ func BenchmarkMemoryPerDocument(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for i := 0; i < b.N; i++ {
-		h := NewHub(Config{Store: st, Grace: time.Hour})
-		heap0, rss0 := memNow()
-		for k := 0; k < docs; k++ {
-			if err := h.Read(context.Background(), fmt.Sprint("paper", k), func(*crdt.Doc) error { return nil }); err != nil {
-				b.Fatal(err)
+	for _, mode := range []string{"hot", "idle"} {
+		b.Run(mode, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				cfg := Config{Store: st, Grace: time.Hour, HibernateAfter: -1}
+				if mode == "idle" {
+					cfg.HibernateAfter = time.Millisecond
+					cfg.AwarenessTimeout = 100 * time.Millisecond
+				}
+				h := NewHub(cfg)
+				heap0, rss0 := memNow()
+				for k := 0; k < docs; k++ {
+					if err := h.Read(context.Background(), fmt.Sprint("paper", k), func(*crdt.Doc) error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if mode == "idle" {
+					for h.Stats().Hibernating < docs {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+				heap1, rss1 := memNow()
+				per := float64(heap1-heap0) / docs
+				b.ReportMetric(per/float64(len(state)), "heap/encoded")
+				b.ReportMetric(float64(rss1-rss0)/docs/float64(len(state)), "rss/encoded")
+				b.ReportMetric(per, "heap-bytes/doc")
+				b.ReportMetric(float64(len(state)), "encoded-bytes")
+				_ = h.Close(context.Background())
 			}
-		}
-		heap1, rss1 := memNow()
-		per := float64(heap1-heap0) / docs
-		b.ReportMetric(per/float64(len(state)), "heap/encoded")
-		b.ReportMetric(float64(rss1-rss0)/docs/float64(len(state)), "rss/encoded")
-		b.ReportMetric(per, "heap-bytes/doc")
-		b.ReportMetric(float64(len(state)), "encoded-bytes")
-		_ = h.Close(context.Background())
-
-		// The same documents without the server around them: what the
-		// crdt package itself holds.
-		heap0, _ = memNow()
-		held := make([]*crdt.Doc, docs)
-		for k := range held {
-			held[k] = crdt.NewDoc(crdt.Options{})
-			if err := held[k].ApplyUpdate(state); err != nil {
-				b.Fatal(err)
-			}
-		}
-		heap1, _ = memNow()
-		b.ReportMetric(float64(heap1-heap0)/docs/float64(len(state)), "crdt-heap/encoded")
-		runtime.KeepAlive(held)
+		})
 	}
+	// The same documents without the server around them: what the crdt
+	// package itself holds.
+	b.Run("crdt", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			heap0, _ := memNow()
+			held := make([]*crdt.Doc, docs)
+			for k := range held {
+				held[k] = crdt.NewDoc(crdt.Options{})
+				if err := held[k].ApplyUpdate(state); err != nil {
+					b.Fatal(err)
+				}
+			}
+			heap1, _ := memNow()
+			b.ReportMetric(float64(heap1-heap0)/docs/float64(len(state)), "heap/encoded")
+			runtime.KeepAlive(held)
+		}
+	})
 }
 
 // memNow returns heap in use after a full GC, and the resident set size.

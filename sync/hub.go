@@ -628,6 +628,7 @@ func (h *Hub) Stats() Stats {
 		Updates:     uint64(c.updates.Load()),
 		Appends:     uint64(c.appends.Load()),
 		Compactions: uint64(c.compactions.Load()),
+		Hibernating: int(c.hibernating.Load()),
 	}
 }
 

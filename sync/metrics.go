@@ -57,6 +57,9 @@ type Stats struct {
 	Updates, Appends uint64
 	// Compactions counts successful compactions.
 	Compactions uint64
+	// Hibernating is how many of the loaded documents hold only their
+	// encoded state (Config.HibernateAfter).
+	Hibernating int
 }
 
 // counters wraps a Metrics and keeps the totals Stats reports.
@@ -64,6 +67,7 @@ type counters struct {
 	next                                       Metrics
 	msgsIn, msgsOut, bytesIn, bytesOut         atomic.Uint64
 	updates, appends, compactions, peers, docs atomic.Int64
+	hibernating                                atomic.Int64
 }
 
 func (c *counters) MessageIn(t MessageType, n int) {

@@ -95,8 +95,23 @@ type Session struct {
 
 	peerCount atomic.Int64
 
+	// lastActive is when the session last handled an event (unix nanos),
+	// for the hub's least-recently-used unloading.
+	lastActive atomic.Int64
+	// evict asks an idle session to unload now (Config.MaxDocs).
+	evict chan struct{}
+
 	// Owned by the session goroutine.
+	//
+	// The document is either hot (doc != nil: a crdt replica) or
+	// hibernating (doc == nil: cold holds its state as one v1 update and
+	// coldSV its state vector). A hibernating document answers joins and
+	// step 1 from the bytes; anything that must change or read it wakes
+	// it. See Config.HibernateAfter.
 	doc         *crdt.Doc
+	cold        []byte
+	coldSV      []byte
+	lastUse     time.Time // of the hot doc
 	aw          *awareness
 	peers       map[*Peer]struct{}
 	meta        storage.Meta
@@ -120,6 +135,7 @@ func newSession(h *Hub, name string) *Session {
 		peers:       map[*Peer]struct{}{},
 		aw:          newAwareness(h.cfg.AwarenessTimeout, h.cfg.MaxAwarenessClients),
 		compactDone: make(chan compactResult, 1),
+		evict:       make(chan struct{}, 1),
 	}
 }
 
@@ -155,6 +171,11 @@ func (s *Session) run() {
 	}
 	s.hub.counters.docs.Add(1)
 	defer s.hub.counters.docs.Add(-1)
+	defer func() {
+		if s.doc == nil {
+			s.hub.counters.hibernating.Add(-1)
+		}
+	}()
 	log.Debug().Dur("took", time.Since(t0)).Int64("bytes", s.meta.Bytes).Int("log", s.meta.LogCount).Msg("loaded")
 
 	cfg := &s.hub.cfg
@@ -186,10 +207,20 @@ func (s *Session) run() {
 			clear(batch)
 			batch = batch[:0]
 			activity = true
+			s.lastActive.Store(time.Now().UnixNano())
 		case now := <-expire.C:
 			if removed := s.aw.expire(now); len(removed) > 0 {
 				s.broadcastAwareness(removed)
 				s.commit()
+			}
+			if cfg.HibernateAfter > 0 && s.doc != nil && now.Sub(s.lastUse) >= cfg.HibernateAfter {
+				s.hibernate()
+			}
+		case <-s.evict:
+			if len(s.peers) == 0 && len(s.inbox) == 0 && s.remove(false) {
+				s.finish(CloseGoingAway, "")
+				log.Debug().Msg("unloaded to make room")
+				return
 			}
 		case res := <-s.compactDone:
 			s.compacted(res)
@@ -250,8 +281,75 @@ func (s *Session) load() error {
 		}
 	}
 	s.meta = st.Meta
-	s.doc.OnUpdate(func(u []byte) { s.emitted = append(s.emitted, u) })
+	s.doc.OnUpdate(s.onUpdate)
+	s.lastUse = time.Now()
+	s.lastActive.Store(s.lastUse.UnixNano())
 	return nil
+}
+
+func (s *Session) onUpdate(u []byte) { s.emitted = append(s.emitted, u) }
+
+// hot returns the replica, decoding it from the hibernated state first if
+// need be. The caller is about to change or read it.
+func (s *Session) hot() (*crdt.Doc, error) {
+	s.lastUse = time.Now()
+	if s.doc != nil {
+		return s.doc, nil
+	}
+	t0 := time.Now()
+	d := crdt.NewDoc(crdt.Options{NoGC: s.hub.cfg.NoGC})
+	if err := d.ApplyUpdate(s.cold); err != nil {
+		// The bytes are our own encoding of a state we held: failing to
+		// read them back is a bug, not bad input.
+		return nil, fmt.Errorf("wake %q: %w", s.name, err)
+	}
+	d.OnUpdate(s.onUpdate)
+	s.doc, s.cold, s.coldSV = d, nil, nil
+	s.hub.counters.hibernating.Add(-1)
+	s.hub.log.Debug().Str("doc", s.name).Dur("took", time.Since(t0)).Msg("woke")
+	return d, nil
+}
+
+// hibernate trades the replica for its encoding, which is several times
+// smaller (docs/benchmarks.md). A state that cannot be encoded keeps the
+// replica.
+func (s *Session) hibernate() {
+	snap, err := s.doc.EncodeStateAsUpdate(nil)
+	if err != nil {
+		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode for hibernation failed; staying awake")
+		s.lastUse = time.Now()
+		return
+	}
+	s.coldSV = s.doc.EncodeStateVector()
+	s.cold = snap
+	s.doc = nil
+	s.hub.counters.hibernating.Add(1)
+	s.hub.log.Debug().Str("doc", s.name).Int("bytes", len(snap)).Msg("hibernating")
+}
+
+// stateVector is the document's state vector, hot or not.
+func (s *Session) stateVector() []byte {
+	if s.doc == nil {
+		return s.coldSV
+	}
+	return s.doc.EncodeStateVector()
+}
+
+// diff is the update a peer with state vector sv lacks (sync step 2).
+// A hibernating document answers from its bytes; a new client (empty
+// state vector) gets them as they are.
+func (s *Session) diff(sv []byte) ([]byte, error) {
+	if s.doc != nil {
+		s.lastUse = time.Now()
+		return s.doc.EncodeStateAsUpdate(sv)
+	}
+	if _, err := crdt.DecodeStateVector(sv); err != nil {
+		return nil, err
+	}
+	if len(sv) == 1 && sv[0] == 0 {
+		return s.cold, nil
+	}
+	return crdt.DiffUpdate(s.cold, sv)
 }
 
 // process handles one batch of events and makes it durable. It reports
@@ -288,7 +386,7 @@ func (s *Session) join(ev event) {
 	p := ev.peer
 	s.peers[p] = struct{}{}
 	s.peerCount.Store(int64(len(s.peers)))
-	s.out = append(s.out, outMsg{p, EncodeSyncStep1(s.doc.EncodeStateVector())})
+	s.out = append(s.out, outMsg{p, EncodeSyncStep1(s.stateVector())})
 	if st := s.aw.states(); len(st) > 0 {
 		s.out = append(s.out, outMsg{p, EncodeAwareness(EncodeAwarenessUpdate(st))})
 	}
@@ -306,7 +404,7 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 		case MsgSync:
 			switch m.Sync {
 			case SyncStep1:
-				upd, err := s.doc.EncodeStateAsUpdate(m.Payload)
+				upd, err := s.diff(m.Payload)
 				if err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed state vector", err)
 					return
@@ -368,9 +466,16 @@ func (s *Session) broadcastAwareness(entries []AwarenessEntry) {
 // integrated yet; what is broadcast is the update the document emitted
 // (what actually changed), as the reference server does.
 func (s *Session) apply(u []byte) error {
+	if isEmptyUpdate(u) && s.doc == nil {
+		return nil // every client's step 2 when it has nothing new
+	}
+	doc, err := s.hot()
+	if err != nil {
+		return s.fail(err)
+	}
 	s.emitted = s.emitted[:0]
 	t0 := time.Now()
-	err := s.doc.ApplyUpdate(u)
+	err = doc.ApplyUpdate(u)
 	s.hub.metrics.Apply(time.Since(t0))
 	if err != nil {
 		// A malformed update applies nothing; should the crdt ever have
@@ -378,7 +483,7 @@ func (s *Session) apply(u []byte) error {
 		s.emitChanges()
 		return err
 	}
-	if len(s.emitted) > 0 || (s.doc.HasPending() && !isEmptyUpdate(u)) {
+	if len(s.emitted) > 0 || (doc.HasPending() && !isEmptyUpdate(u)) {
 		s.persist = append(s.persist, u)
 		s.broadcastEmitted()
 		return nil
@@ -422,6 +527,15 @@ func (s *Session) dropPeer(p *Peer) {
 	}
 }
 
+// fail marks the session failed by err (it ends after this batch; peers
+// reconnect to a fresh load) and returns err.
+func (s *Session) fail(err error) error {
+	s.hub.log.Error().Str("doc", s.name).Err(err).Msg("session failed; reloading")
+	s.err = err
+	s.suspect = true
+	return err
+}
+
 // request runs a REST operation.
 func (s *Session) request(r *request) {
 	if r.cancelled.Load() {
@@ -434,8 +548,13 @@ func (s *Session) request(r *request) {
 	case reqApply:
 		r.err = s.apply(r.update)
 	case reqEdit:
+		doc, err := s.hot()
+		if err != nil {
+			r.err = s.fail(err)
+			break
+		}
 		s.emitted = s.emitted[:0]
-		s.doc.Transact(func() { r.err = s.call(r.fn, true) })
+		doc.Transact(func() { r.err = s.call(r.fn, true) })
 		s.emitChanges()
 	case reqCompact:
 		s.compactWait = append(s.compactWait, r)
@@ -461,7 +580,11 @@ func (s *Session) call(fn func(*crdt.Doc) error, edit bool) (err error) {
 			s.hub.log.Error().Str("doc", s.name).Interface("panic", v).Msg(msg)
 		}
 	}()
-	return fn(s.doc)
+	doc, err := s.hot()
+	if err != nil {
+		return s.fail(err)
+	}
+	return fn(doc)
 }
 
 // commit makes the batch durable, then sends what it produced and
@@ -551,7 +674,10 @@ func (s *Session) maybeCompact() {
 }
 
 func (s *Session) startCompaction(waiters []*request) {
-	snap, err := s.doc.EncodeStateAsUpdate(nil)
+	snap, err := s.cold, error(nil)
+	if s.doc != nil {
+		snap, err = s.doc.EncodeStateAsUpdate(nil)
+	}
 	if err != nil {
 		s.hub.metrics.Error(ErrKindCompact)
 		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode snapshot failed")

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/quirehq/quire/crdt"
 	"github.com/quirehq/quire/storage"
@@ -238,6 +239,9 @@ func (h *Hub) acquire(name string) (*Session, error) {
 	}
 	s := h.sessions[name]
 	if s == nil {
+		if len(h.sessions) >= h.cfg.MaxDocs && !h.evictLocked() {
+			return nil, ErrBusy
+		}
 		s = newSession(h, name)
 		h.sessions[name] = s
 		h.wg.Add(1)
@@ -245,6 +249,31 @@ func (h *Hub) acquire(name string) (*Session, error) {
 	}
 	s.refs++
 	return s, nil
+}
+
+// evictLocked asks the least recently used session that nobody holds to
+// unload, and reports whether there was one. The caller goes ahead
+// without waiting for it: the number of loaded documents overshoots
+// MaxDocs by at most the evictions under way.
+func (h *Hub) evictLocked() bool {
+	var victim *Session
+	for _, s := range h.sessions {
+		if s.refs > 0 || s.gone || s.evicting {
+			continue
+		}
+		if victim == nil || s.lastActive.Load() < victim.lastActive.Load() {
+			victim = s
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.evicting = true
+	select {
+	case victim.evict <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 func (h *Hub) release(s *Session) {
@@ -295,6 +324,12 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 	for {
 		var err error
 		s, err = h.acquire(name)
+		if errors.Is(err, ErrBusy) {
+			h.metrics.Error(ErrKindBusy)
+			h.log.Warn().Str("doc", name).Str("remote", conn.RemoteAddr()).Msg("too many loaded documents; peer refused")
+			_ = conn.Close(CloseTryAgainLater, "server busy: too many open documents")
+			return err
+		}
 		if err != nil {
 			_ = conn.Close(CloseGoingAway, "server shutting down")
 			return err
@@ -321,6 +356,10 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 		}
 		if ctx.Err() != nil {
 			_ = conn.Close(CloseGoingAway, "")
+			return err
+		}
+		if errors.Is(err, ErrBusy) {
+			_ = conn.Close(CloseTryAgainLater, "document full: too many peers")
 			return err
 		}
 		_ = conn.Close(CloseInternal, "document unavailable")
@@ -350,6 +389,8 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 // readLoop decodes frames and posts them to s until the connection ends.
 func (p *Peer) readLoop(ctx context.Context, s *Session) {
 	h := p.hub
+	msgRate := rate.NewLimiter(rate.Limit(h.cfg.RateMessages), h.cfg.RateBurstMessages)
+	byteRate := rate.NewLimiter(rate.Limit(h.cfg.RateBytes), h.cfg.RateBurstBytes)
 	for {
 		frame, err := p.conn.ReadFrame()
 		if err != nil {
@@ -383,6 +424,14 @@ func (p *Peer) readLoop(ctx context.Context, s *Session) {
 				n = len(frame)
 			}
 			h.metrics.MessageIn(m.Type, n)
+		}
+		now := time.Now()
+		if !msgRate.AllowN(now, len(msgs)) || !byteRate.AllowN(now, len(frame)) {
+			h.metrics.Error(ErrKindPolicy)
+			h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+				Msg("rate limit exceeded; closing the peer")
+			p.close(ClosePolicy, "rate limit exceeded", false)
+			return
 		}
 		if err := s.post(ctx, event{kind: evFrame, peer: p, msgs: msgs}); err != nil {
 			p.close(CloseGoingAway, "document closed", true)

@@ -34,6 +34,9 @@ const (
 	ErrKindPersist   = "persist"       // a failed Append
 	ErrKindCompact   = "compact"       // a failed compaction
 	ErrKindReadOnly  = "read_only"     // an update refused from a read-only peer
+	ErrKindBusy      = "busy"          // a peer or load refused at a limit (MaxDocs, MaxPeersPerDoc)
+	ErrKindPolicy    = "policy"        // a peer closed for breaking a limit (rate, awareness size, pending)
+	ErrKindTooLarge  = "doc_too_large" // an update refused by MaxDocBytes
 )
 
 type nopMetrics struct{}

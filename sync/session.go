@@ -90,8 +90,9 @@ type Session struct {
 	deleteOnStart bool
 
 	// Guarded by hub.mu.
-	refs int
-	gone bool
+	refs     int
+	gone     bool
+	evicting bool // asked to unload to make room (Hub.evictLocked)
 
 	peerCount atomic.Int64
 
@@ -384,6 +385,13 @@ func (s *Session) process(batch []event) (end bool) {
 
 func (s *Session) join(ev event) {
 	p := ev.peer
+	if len(s.peers) >= s.hub.cfg.MaxPeersPerDoc {
+		s.hub.metrics.Error(ErrKindBusy)
+		s.hub.log.Warn().Str("doc", s.name).Str("remote", p.conn.RemoteAddr()).Int("peers", len(s.peers)).
+			Msg("document full; peer refused")
+		ev.joined <- ErrBusy
+		return
+	}
 	s.peers[p] = struct{}{}
 	s.peerCount.Store(int64(len(s.peers)))
 	s.out = append(s.out, outMsg{p, EncodeSyncStep1(s.stateVector())})
@@ -415,7 +423,10 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 					s.refuse(p, m.Payload)
 					continue
 				}
-				if err := s.apply(m.Payload); err != nil {
+				if err := s.apply(m.Payload); errors.Is(err, ErrDocTooLarge) {
+					s.tooLarge(p, len(m.Payload))
+					return
+				} else if err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed update", err)
 					return
 				}
@@ -424,6 +435,10 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 			entries, err := DecodeAwarenessUpdate(m.Payload)
 			if err != nil {
 				s.badInput(p, ErrKindAwareness, "malformed awareness update", err)
+				return
+			}
+			if big := largestState(entries); big > s.hub.cfg.MaxAwarenessBytes {
+				s.policy(p, "awareness state too large", fmt.Sprintf("%d bytes, limit %d", big, s.hub.cfg.MaxAwarenessBytes))
 				return
 			}
 			changed, ignored := s.aw.apply(p, entries, time.Now())
@@ -466,8 +481,15 @@ func (s *Session) broadcastAwareness(entries []AwarenessEntry) {
 // integrated yet; what is broadcast is the update the document emitted
 // (what actually changed), as the reference server does.
 func (s *Session) apply(u []byte) error {
-	if isEmptyUpdate(u) && s.doc == nil {
-		return nil // every client's step 2 when it has nothing new
+	if isEmptyUpdate(u) {
+		if s.doc == nil {
+			return nil // every client's step 2 when it has nothing new
+		}
+	} else if s.size()+int64(len(u)) > s.hub.cfg.MaxDocBytes {
+		// An update grows the encoded document by at most about its own
+		// size; refusing before applying leaves the document untouched,
+		// which the crdt could not undo afterwards.
+		return ErrDocTooLarge
 	}
 	doc, err := s.hot()
 	if err != nil {
@@ -491,6 +513,28 @@ func (s *Session) apply(u []byte) error {
 	return nil
 }
 
+// size is the document's stored size: snapshot and log on disk, plus what
+// this batch is about to append.
+func (s *Session) size() int64 {
+	n := s.meta.Bytes
+	for _, u := range s.persist {
+		n += int64(len(u))
+	}
+	return n
+}
+
+// tooLarge closes p, whose update would grow the document past
+// MaxDocBytes. The close code is permanent for y-websocket clients, so
+// that the client does not reconnect and send the same update again.
+func (s *Session) tooLarge(p *Peer, n int) {
+	s.hub.metrics.Error(ErrKindTooLarge)
+	s.hub.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+		Int("update", n).Int64("size", s.size()).Int64("limit", s.hub.cfg.MaxDocBytes).
+		Msg("update would grow the document past its size limit; refused, closing the peer")
+	p.close(CloseDocTooLarge, "document size limit reached", false)
+	s.dropPeer(p)
+}
+
 // emitChanges persists and broadcasts what the document emitted (a local
 // edit).
 func (s *Session) emitChanges() {
@@ -509,6 +553,23 @@ func (s *Session) broadcastEmitted() {
 // deletions), which every client sends as its step 2 when it has nothing
 // new.
 func isEmptyUpdate(u []byte) bool { return len(u) == 2 && u[0] == 0 && u[1] == 0 }
+
+func largestState(entries []AwarenessEntry) int {
+	n := 0
+	for _, e := range entries {
+		n = max(n, len(e.State))
+	}
+	return n
+}
+
+// policy closes p for breaking a limit.
+func (s *Session) policy(p *Peer, reason, detail string) {
+	s.hub.metrics.Error(ErrKindPolicy)
+	s.hub.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+		Str("detail", detail).Msg(reason + "; closing the peer")
+	p.close(ClosePolicy, reason, false)
+	s.dropPeer(p)
+}
 
 func (s *Session) badInput(p *Peer, kind, reason string, err error) {
 	s.hub.metrics.Error(kind)

@@ -1,0 +1,114 @@
+// Reliability: SIGKILL the server under editing load, 20 times, restart it
+// on the same data file and port, and check that nothing the server had
+// confirmed is lost and nothing is doubled. Figures: docs/reliability.md.
+//
+// Each client inserts unique tokens "<id.n>" at token boundaries into the
+// Text "text" of its document, every few ms, connected or not. An edit is
+// confirmed once the server has sent it to any client (its echo to the
+// sender or its broadcast to another client): the server persists before it
+// sends, so a confirmed edit must survive a SIGKILL. After each kill the
+// clients are disconnected before the new server starts, so that what the
+// new server has comes from the disk alone; the REST export is then checked
+// for every token confirmed so far (present exactly once), and only then
+// do the clients reconnect and upload what the server never got.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { Server, until, sleep, prng, tempDir, closeAll } from './helpers.mjs'
+import { tappedConnect, TokenWriter, tokensOf, countTokens } from './load.mjs'
+
+const SEED = Number(process.env.QUIRE_E2E_SEED || 1)
+const KILLS = Number(process.env.QUIRE_KILLS || 20)
+const DOCS = ['kill-a', 'kill-b']
+const PER_DOC = 3
+
+test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`, { timeout: 170_000 }, async t => {
+  const rnd = prng(SEED)
+  const data = path.join(tempDir(), 'quire.db')
+  let server = await Server.start({ data })
+  const addr = server.addr
+  const clients = []
+  // Tokens the server has sent to some client of the room, at any time.
+  const confirmed = Object.fromEntries(DOCS.map(room => [room, new Set()]))
+  const confirmedIn = room => confirmed[room]
+  for (const [d, room] of DOCS.entries()) {
+    for (let i = 0; i < PER_DOC; i++) {
+      const c = tappedConnect(server, room, { maxBackoffTime: 100, onText: s => { for (const tok of tokensOf(s)) confirmed[room].add(tok) } })
+      c.room = room
+      c.writer = new TokenWriter(c.doc, `d${d}c${i}`, prng(SEED * 100 + d * 10 + i))
+      clients.push(c)
+    }
+  }
+  await until(() => clients.every(c => c.provider.synced), 10_000, 'the clients to sync')
+
+  // The load: every client edits every 4-12 ms, connected or not.
+  let editing = true
+  const loops = clients.map(async c => {
+    const r = prng(SEED * 7 + c.doc.clientID)
+    while (editing) {
+      c.writer.edit()
+      await sleep(4 + Math.floor(r() * 8))
+    }
+  })
+
+  const stats = { kills: 0, lostAfterKill: 0, doubledAfterKill: 0, confirmedAtKill: [], checkedAtKill: 0 }
+  for (let k = 0; k < KILLS; k++) {
+    // A random moment: mostly after some editing, sometimes while the
+    // clients are still reconnecting and resyncing.
+    const early = rnd() < 0.25
+    if (!early) await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to resync')
+    await sleep(early ? Math.floor(rnd() * 60) : 150 + Math.floor(rnd() * 500))
+    const { signal } = await server.stop('SIGKILL')
+    assert.equal(signal, 'SIGKILL')
+    stats.kills++
+    for (const c of clients) c.provider.disconnect()
+    const confirmedNow = Object.fromEntries(DOCS.map(room => [room, new Set(confirmed[room])]))
+
+    server = await Server.start({ data, addr })
+    for (const room of DOCS) {
+      const res = await server.fetch(`/api/v1/docs/${room}/export?format=text&field=text`)
+      const counts = res.status === 404 ? new Map() : countTokens(res.text)
+      if (res.status !== 404) assert.equal(res.status, 200, res.text)
+      const lost = [...confirmedNow[room]].filter(tok => !counts.has(tok))
+      const doubled = [...counts].filter(([, n]) => n > 1).map(([tok]) => tok)
+      stats.lostAfterKill += lost.length
+      stats.doubledAfterKill += doubled.length
+      stats.checkedAtKill += confirmedNow[room].size
+      assert.deepEqual(lost, [], `kill ${k + 1}: confirmed edits missing from ${room} after the restart`)
+      assert.deepEqual(doubled, [], `kill ${k + 1}: edits doubled in ${room} after the restart`)
+    }
+    stats.confirmedAtKill.push(DOCS.reduce((n, room) => n + confirmedNow[room].size, 0))
+    for (const c of clients) c.provider.connect()
+  }
+
+  editing = false
+  await Promise.all(loops)
+  await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to resync after the last kill')
+  const made = clients.reduce((n, c) => n + c.writer.made.length, 0)
+  // Everything any client made is everywhere, exactly once, and the REST
+  // export is the clients' state.
+  for (const room of DOCS) {
+    const mine = clients.filter(c => c.room === room)
+    const want = mine.flatMap(c => c.writer.made).sort()
+    await until(() => new Set(mine.map(c => c.doc.getText('text').toString())).size === 1 &&
+      mine[0].doc.getText('text').length === want.join('').length, 30_000, `the clients of ${room} to converge`)
+    const text = mine[0].doc.getText('text').toString()
+    assert.deepEqual(tokensOf(text).sort(), want, `${room}: every edit made, exactly once`)
+    await until(async () => (await server.fetch(`/api/v1/docs/${room}/export?format=text&field=text`)).text === text,
+      10_000, `the REST export of ${room} to equal the clients' state`)
+  }
+  const confirmedEnd = DOCS.reduce((n, room) => n + confirmedIn(room).size, 0)
+  closeAll(...clients)
+  assert.equal((await server.stop('SIGTERM')).code, 0)
+  const summary = {
+    kills: stats.kills,
+    editsMade: made,
+    confirmedAtLastKill: stats.confirmedAtKill.at(-1),
+    confirmedEnd,
+    confirmedChecksAfterKills: stats.checkedAtKill,
+    lost: stats.lostAfterKill,
+    doubled: stats.doubledAfterKill
+  }
+  t.diagnostic(JSON.stringify(summary))
+  assert.ok(made > 1000, `enough load (${made} edits)`)
+})

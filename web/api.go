@@ -22,11 +22,22 @@ type listBody struct {
 	Docs []sync.DocInfo `json:"docs"`
 }
 
+// list answers every document, or with authentication on those the
+// token opens (all of them for an admin).
 func (s *Server) list(c *gin.Context) {
 	docs, err := s.hub.List(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if g := grantOf(c); s.auth != nil && (g == nil || !g.Admin()) {
+		kept := docs[:0]
+		for _, d := range docs {
+			if g != nil && g.CanRead(d.Name) {
+				kept = append(kept, d)
+			}
+		}
+		docs = kept
 	}
 	c.JSON(http.StatusOK, listBody{Docs: docs})
 }
@@ -36,6 +47,9 @@ func (s *Server) list(c *gin.Context) {
 func (s *Server) fail(c *gin.Context, err error) {
 	status := statusOf(err)
 	msg := err.Error()
+	if errors.Is(err, sync.ErrBusy) {
+		c.Header("Retry-After", "5")
+	}
 	if status == http.StatusInternalServerError {
 		s.log.Error().Err(err).Str("path", c.Request.URL.EscapedPath()).Msg("request failed")
 		msg = "internal error"
@@ -60,7 +74,13 @@ func (s *Server) docRoute(method string) gin.HandlerFunc {
 		seg, action, _ := strings.Cut(rest, "/")
 		name, err := unescapeSegment(seg)
 		if err == nil {
-			err = sync.ValidName(name)
+			if action == "" && method == http.MethodDelete {
+				// Any name the store may hold can be deleted, also one
+				// from before the naming rules.
+				err = sync.ValidName(name)
+			} else {
+				err = s.checkName(name)
+			}
 		}
 		if err != nil {
 			jsonError(c, http.StatusBadRequest, "document name: "+err.Error())
@@ -68,17 +88,29 @@ func (s *Server) docRoute(method string) gin.HandlerFunc {
 		}
 		switch {
 		case action == "" && method == http.MethodGet:
-			s.info(c, name)
+			if s.permit(c, name, accessRead) {
+				s.info(c, name)
+			}
 		case action == "" && method == http.MethodDelete:
-			s.delete(c, name)
+			if s.permit(c, name, accessAdmin) {
+				s.delete(c, name)
+			}
 		case action == "" && method == http.MethodPut:
-			s.importDoc(c, name)
+			if s.permit(c, name, accessWrite) {
+				s.importDoc(c, name)
+			}
 		case action == "export" && method == http.MethodGet:
-			s.export(c, name)
+			if s.permit(c, name, accessRead) {
+				s.export(c, name)
+			}
 		case action == "updates" && method == http.MethodPost:
-			s.postUpdate(c, name)
+			if s.permit(c, name, accessWrite) {
+				s.postUpdate(c, name)
+			}
 		case action == "compact" && method == http.MethodPost:
-			s.compact(c, name)
+			if s.permit(c, name, accessAdmin) {
+				s.compact(c, name)
+			}
 		case action == "" || action == "export" || action == "updates" || action == "compact":
 			jsonError(c, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here", method))
 		default:

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quirehq/quire/sync"
 )
@@ -58,7 +60,7 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "quire_errors_total", Help: "Failures by kind (bad_frame, bad_update, bad_awareness, slow_peer, too_big, load, persist, compact).",
+			Name: "quire_errors_total", Help: "Failures and refusals by kind (sync: bad_frame, bad_update, bad_awareness, slow_peer, too_big, load, persist, compact, read_only, ...; web: conn_limit, conn_limit_ip, unauthorized, forbidden, bad_origin).",
 		}, []string{"kind"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quire_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -70,7 +72,8 @@ func NewMetrics() *Metrics {
 		m.messagesIn.WithLabelValues(t.String())
 	}
 	for _, k := range []string{sync.ErrKindFrame, sync.ErrKindUpdate, sync.ErrKindAwareness, sync.ErrKindSlowPeer,
-		sync.ErrKindTooBig, sync.ErrKindLoad, sync.ErrKindPersist, sync.ErrKindCompact} {
+		sync.ErrKindTooBig, sync.ErrKindLoad, sync.ErrKindPersist, sync.ErrKindCompact, sync.ErrKindReadOnly,
+		ErrKindConnLimit, ErrKindConnLimitIP, ErrKindAuth, ErrKindForbidden, ErrKindOrigin} {
 		m.errors.WithLabelValues(k)
 	}
 	return m
@@ -78,6 +81,13 @@ func NewMetrics() *Metrics {
 
 // Registry is where the metrics live, for /metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in Prometheus's text format, without
+// authentication: for a separate, private listener (quire serve
+// --metrics-addr).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
 
 // observeHub adds the gauges that read h.
 func (m *Metrics) observeHub(h *sync.Hub) {

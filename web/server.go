@@ -33,6 +33,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,7 +42,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/quirehq/quire/sync"
@@ -61,10 +61,32 @@ type Config struct {
 	WS sync.WSOptions
 	// MaxBodyBytes bounds a REST request body. Default 32 MiB.
 	MaxBodyBytes int64
-	// CheckOrigin decides which browser origins may open a WebSocket.
-	// Default: all, as the y-websocket reference server; quire has no
-	// authentication yet, so an origin check would protect nothing.
+
+	// Auth verifies tokens; nil runs the server open (anyone who can
+	// reach it can read, change and delete every document), which New
+	// logs as a warning. See Auth for the claims and the rules.
+	Auth *Auth
+	// AllowedOrigins are the browser origins (scheme://host[:port], see
+	// ParseOrigins) allowed to open WebSockets and call the REST API
+	// (CORS); "*" allows any. Requests without an Origin header (not from
+	// a browser) and from the server's own origin are always allowed.
+	AllowedOrigins []string
+	// CheckOrigin, if set, replaces the AllowedOrigins check for
+	// WebSockets.
 	CheckOrigin func(r *http.Request) bool
+	// MaxConns bounds the open WebSocket connections, MaxConnsPerIP those
+	// from one client address (an IPv6 /64 counts as one); past them a
+	// new one is answered 503 before the upgrade. Zero takes the default
+	// (DefaultMaxConns, DefaultMaxConnsPerIP); negative means no limit.
+	MaxConns      int
+	MaxConnsPerIP int
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For / X-Real-IP name the client (for the per-address
+	// limit and the logs). Default none: the peer address is the client.
+	TrustedProxies []string
+	// MaxNameLen bounds document names, in bytes; zero or more than
+	// sync.MaxNameLen takes sync.MaxNameLen.
+	MaxNameLen int
 }
 
 // DefaultMaxBodyBytes bounds REST bodies.
@@ -75,12 +97,27 @@ type Server struct {
 	cfg      Config
 	hub      *sync.Hub
 	log      *zerolog.Logger
+	refusals *zerolog.Logger // sampled: refusals come in floods
+	auth     *Auth
+	origins  *originPolicy
+	conns    *connLimiter
 	upgrader websocket.Upgrader
 	engine   *gin.Engine
 }
 
-// New returns the handler for cfg.
+// New returns the handler for cfg; it panics where NewServer returns an
+// error.
 func New(cfg Config) *Server {
+	s, err := NewServer(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// NewServer returns the handler for cfg, or an error for a malformed
+// TrustedProxies entry.
+func NewServer(cfg Config) (*Server, error) {
 	if cfg.Hub == nil {
 		panic("web: Config.Hub is nil")
 	}
@@ -91,27 +128,44 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	check := cfg.CheckOrigin
-	if check == nil {
-		check = func(*http.Request) bool { return true }
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if cfg.MaxNameLen <= 0 || cfg.MaxNameLen > sync.MaxNameLen {
+		cfg.MaxNameLen = sync.MaxNameLen
+	}
+	refusals := cfg.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second})
 	s := &Server{
-		cfg: cfg,
-		hub: cfg.Hub,
-		log: cfg.Log,
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		log:      cfg.Log,
+		refusals: &refusals,
+		auth:     cfg.Auth,
+		origins:  newOriginPolicy(cfg.AllowedOrigins),
+		conns:    &connLimiter{max: cfg.MaxConns, perIP: cfg.MaxConnsPerIP, byIP: map[string]int{}},
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  16 << 10,
 			WriteBufferSize: 16 << 10,
-			CheckOrigin:     check,
+			// The origin is checked before the upgrade (see websocket).
+			CheckOrigin: func(*http.Request) bool { return true },
 			Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 				writeJSON(w, status, errorBody{reason.Error()})
 			},
 		},
 	}
+	if cfg.Auth == nil {
+		cfg.Log.Warn().Msg("authentication is off: anyone who can reach this server can read, change and delete every document (set --auth-secret or --auth-public-key)")
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: trusted proxies: %w", err)
+	}
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recover, s.logRequests)
+	e.Use(s.recover, s.logRequests, s.adminPage)
 	e.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
 
@@ -120,17 +174,19 @@ func New(cfg Config) *Server {
 	e.GET("/readyz", s.readyz)
 	if cfg.Metrics != nil {
 		cfg.Metrics.observeHub(cfg.Hub)
-		h := promhttp.HandlerFor(cfg.Metrics.Registry(), promhttp.HandlerOpts{})
-		e.GET("/metrics", gin.WrapH(h))
+		e.GET("/metrics", s.metricsGuard, gin.WrapH(cfg.Metrics.Handler()))
 	}
 	e.GET("/ws/*name", s.websocket)
-	e.GET("/api/v1/docs", s.list)
-	e.GET("/api/v1/docs/*rest", s.docRoute(http.MethodGet))
-	e.PUT("/api/v1/docs/*rest", s.docRoute(http.MethodPut))
-	e.POST("/api/v1/docs/*rest", s.docRoute(http.MethodPost))
-	e.DELETE("/api/v1/docs/*rest", s.docRoute(http.MethodDelete))
+	api := e.Group("/api/v1", s.cors, s.authenticate)
+	api.OPTIONS("/docs")
+	api.OPTIONS("/docs/*rest")
+	api.GET("/docs", s.list)
+	api.GET("/docs/*rest", s.docRoute(http.MethodGet))
+	api.PUT("/docs/*rest", s.docRoute(http.MethodPut))
+	api.POST("/docs/*rest", s.docRoute(http.MethodPost))
+	api.DELETE("/docs/*rest", s.docRoute(http.MethodDelete))
 	s.engine = e
-	return s
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -220,10 +276,14 @@ func (s *Server) readyz(c *gin.Context) {
 }
 
 // websocket upgrades GET /ws/<name> and serves the peer until it leaves.
+// Everything that can refuse the connection is checked before the upgrade
+// and answered with a JSON error: the name (400), the origin (403), the
+// token (401, or 403 for a document it does not open) and the connection
+// limits (503).
 func (s *Server) websocket(c *gin.Context) {
 	raw := strings.TrimPrefix(c.Request.URL.EscapedPath(), "/ws/")
 	name := decodeName(raw)
-	if err := sync.ValidName(name); err != nil {
+	if err := s.checkName(name); err != nil {
 		jsonError(c, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -231,12 +291,50 @@ func (s *Server) websocket(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, "expected a WebSocket upgrade (use a y-websocket client)")
 		return
 	}
+	originOK := s.origins.allow(c.Request)
+	if s.cfg.CheckOrigin != nil {
+		originOK = s.cfg.CheckOrigin(c.Request)
+	}
+	if !originOK {
+		s.countError(ErrKindOrigin)
+		s.refusals.Warn().Str("doc", name).Str("origin", c.GetHeader("Origin")).Str("remote", c.ClientIP()).
+			Msg("WebSocket from an origin not allowed; refused")
+		jsonError(c, http.StatusForbidden, "origin not allowed: "+c.GetHeader("Origin"))
+		return
+	}
+	var acc sync.Access
+	if s.auth != nil {
+		g, err := s.auth.Verify(c.Request)
+		if err != nil {
+			s.unauthorized(c, err)
+			return
+		}
+		if !g.CanRead(name) {
+			s.forbidden(c, fmt.Sprintf("the token does not open document %q", name))
+			return
+		}
+		acc = sync.Access{ReadOnly: !g.CanWrite(name), Expires: g.Expires()}
+	}
+	ip := c.ClientIP()
+	release, limit := s.conns.acquire(ipKey(ip))
+	if limit != "" {
+		s.countError(limit)
+		msg := "too many connections"
+		if limit == ErrKindConnLimitIP {
+			msg = "too many connections from your address"
+		}
+		s.refusals.Warn().Str("doc", name).Str("remote", ip).Str("limit", limit).Msg(msg + "; WebSocket refused")
+		c.Header("Retry-After", "5")
+		jsonError(c, http.StatusServiceUnavailable, msg+"; try again later")
+		return
+	}
+	defer release()
 	ws, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS), sync.Access{}); err != nil {
-		s.log.Warn().Str("doc", name).Str("remote", ws.RemoteAddr().String()).Err(err).Msg("peer not served")
+	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS), acc); err != nil {
+		s.log.Warn().Str("doc", name).Str("remote", ip).Err(err).Msg("peer not served")
 	}
 }
 
@@ -256,8 +354,12 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, sync.ErrInvalidName):
 		return http.StatusBadRequest
-	case errors.Is(err, sync.ErrClosed):
+	case errors.Is(err, sync.ErrClosed), errors.Is(err, sync.ErrBusy):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, sync.ErrDocTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, sync.ErrExpired):
+		return http.StatusUnauthorized
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
 	}

@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"
 status=0
 total=0
+execs_total=0
+crashers=0
+summary=''
+# execs prints the execution count of the last progress line of a run.
+execs() { echo "$1" | grep -oE 'execs: [0-9]+' | tail -1 | grep -oE '[0-9]+' || echo 0; }
 # render's targets are round-trip properties of the Markdown exporter, not
 # decoders of untrusted input; a new finding there is a rendering bug to
 # fix, not a crash, so they are run by hand (FUZZ_ALL=1) rather than in CI.
@@ -26,14 +31,19 @@ for pkg in $(go list ./...); do
 				# failure when it strikes mid-input; nothing was found.
 				echo "$out" | grep -E 'elapsed|execs' | tail -1 || true
 				echo "(time limit reached mid-input; no crasher)"
-				continue
+			else
+				echo "$out" | tail -30
+				status=1
+				crashers=$((crashers + 1))
 			fi
-			echo "$out" | tail -30
-			status=1
 		else
 			echo "$out" | grep -E 'elapsed|execs' | tail -1 || true
 		fi
+		n=$(execs "$out")
+		execs_total=$((execs_total + n))
+		summary+=$(printf '%-40s %-28s %12s' "${pkg#github.com/quirehq/quire/}" "$t" "$n")$'\n'
 	done
 done
-echo "fuzz: $total targets, $( [ $status = 0 ] && echo 'no crashers' || echo 'FAILED')"
+printf '\n%-40s %-28s %12s\n%s' package target execs "$summary"
+echo "fuzz: $total targets, $execs_total executions in all, $crashers with crashers$( [ $status = 0 ] || echo ' (FAILED)')"
 exit $status

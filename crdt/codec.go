@@ -240,6 +240,11 @@ func (c *dsEncoderV2) writeDsLen(n uint64) {
 
 type updateEncoderV2 struct {
 	dsEncoderV2
+	// clockRange is set once an origin or parent clock at or above
+	// clockLimit was written: the column may then hold a difference lib0
+	// cannot read back. A Doc never writes one; the update functions
+	// check it and fail instead of returning such bytes.
+	clockRange bool
 	keyClock   int64
 	keyClocks  lib0.IntDiffOptRleEncoder
 	clients    lib0.UintOptRleEncoder
@@ -272,11 +277,13 @@ func (c *updateEncoderV2) toBytes() []byte {
 }
 
 func (c *updateEncoderV2) writeLeftID(id ID) {
+	c.clockRange = c.clockRange || id.Clock >= clockLimit
 	c.clients.Write(id.Client)
 	c.leftClock.Write(int64(id.Clock))
 }
 
 func (c *updateEncoderV2) writeRightID(id ID) {
+	c.clockRange = c.clockRange || id.Clock >= clockLimit
 	c.clients.Write(id.Client)
 	c.rightClock.Write(int64(id.Clock))
 }

@@ -1,9 +1,12 @@
 package crdt
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 )
+
+var errDeleteRange = fmt.Errorf("%w: delete-set range ends above 2^53-1", ErrMalformed)
 
 // deleteRange is a run of deleted clocks of one client.
 type deleteRange struct {
@@ -163,7 +166,14 @@ func readDeleteSetInto(dec dsDecoder, limit int, sc *decodeScratch) (deleteSet, 
 		}
 		for j := uint64(0); j < count && dec.err() == nil; j++ {
 			clock := dec.readDsClock()
-			ds[client] = append(ds[client], deleteRange{clock, dec.readDsLen()})
+			n := dec.readDsLen()
+			// v2 delta-codes a client's ranges, and lib0 reads back no
+			// clock above 2^53-1: neither may a range end there. v1 reads
+			// clock and length apart and would let it through.
+			if n > maxClock-clock {
+				return nil, nil, errDeleteRange
+			}
+			ds[client] = append(ds[client], deleteRange{clock, n})
 		}
 	}
 	return ds, order, dec.err()

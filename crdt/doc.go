@@ -277,6 +277,21 @@ func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet, d
 	return nil
 }
 
+// PendingSize returns how many bytes the document holds for what it cannot
+// apply yet: structs waiting for structs they depend on, and deletions of
+// structs it does not have, each kept as one v2-encoded update. It is 0
+// when nothing waits. It costs O(1), so a caller can check it after every
+// update, and it grows with what an update whose dependencies never arrive
+// adds: a server can cut off a peer once it passes a limit, since pending
+// data also makes every later update with a gap re-merge all of it.
+func (d *Doc) PendingSize() int {
+	n := len(d.store.pendingDs)
+	if p := d.store.pendingStructs; p != nil {
+		n += len(p.update)
+	}
+	return n
+}
+
 // StateVector returns the next expected clock of every client.
 func (d *Doc) StateVector() map[uint64]uint64 { return d.store.stateVector() }
 

@@ -15,10 +15,26 @@ var (
 	errInvalidTypeRef    = fmt.Errorf("%w: unknown shared type", ErrMalformed)
 	errTooLarge          = fmt.Errorf("%w: more structs than the update can hold", ErrMalformed)
 	errClockOverflow     = fmt.Errorf("%w: clock out of range", ErrMalformed)
+	errClockLimit        = fmt.Errorf("%w: clock at or above 2^52, which v2 cannot encode", ErrMalformed)
 )
 
 // maxClock keeps clocks within JavaScript's safe integers, as yjs needs.
+// It is the bound of the update functions, which may pass through what v1
+// can carry; a Doc accepts less (clockLimit).
 const maxClock = 1<<53 - 1
+
+// clockLimit bounds the clocks a Doc accepts, so that whatever it accepts it
+// can encode again in both formats: every struct must end at or below it,
+// and every ID a struct names (origin, right origin, parent) must lie below
+// it. v1 writes clocks as varUints, which lib0 reads up to 2^53-1; v2 writes
+// origin and parent clocks as differences from the previous one in a column,
+// doubled plus a run bit, in a varInt that lib0 reads up to 2^53-1 as well.
+// The column starts at 0 and a Doc writes IDs in an order of its own (struct
+// order, pending structs merged, slices at a state vector), so any accepted
+// clock may follow any other: only clocks in [0, 2^52) keep every such
+// difference d within |2d+1| <= 2^53-1. A struct ending above 2^52 would own
+// an ID that a split or a later struct could write as an origin.
+const clockLimit = 1 << 52
 
 // parent kinds of a struct read from an update.
 const (
@@ -45,6 +61,13 @@ type structRef struct {
 }
 
 func (r *structRef) has(f uint16) bool { return r.flags&f != 0 }
+
+// refsEncodable reports whether the IDs the ref names are below clockLimit.
+func (r *structRef) refsEncodable() bool {
+	return !(r.has(flagOrigin) && r.origin.Clock >= clockLimit ||
+		r.has(flagRightOrigin) && r.rightOrigin.Clock >= clockLimit ||
+		r.parentKind == parentID && r.parentID.Clock >= clockLimit)
+}
 
 // write encodes the ref from offset on, as the struct it stands for would be.
 func (r *structRef) write(enc updateEncoder, offset uint64) {
@@ -214,8 +237,11 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 			if r.parentKind == parentRoot && d != nil {
 				r.parentRoot = d.root(r.parentName, kindUnknown)
 			}
-			if r.length == 0 || clock+r.length > maxClock {
+			if r.length == 0 {
 				return nil, errClockOverflow
+			}
+			if r.length > clockLimit-min(clock, clockLimit) || !r.refsEncodable() {
+				return nil, errClockLimit
 			}
 			clock += r.length
 		}

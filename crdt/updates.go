@@ -16,7 +16,17 @@ var (
 	errV2NegativeDelta = fmt.Errorf("%w: delete-set ranges out of order cannot be written as v2", ErrMalformed)
 	errV2EmptyRange    = fmt.Errorf("%w: empty delete-set range cannot be written as v2", ErrMalformed)
 	errEmptyStruct     = fmt.Errorf("%w: struct of length 0", ErrMalformed)
+	errV2ClockRange    = fmt.Errorf("%w: an origin or parent clock at or above 2^52 cannot be written as v2", ErrMalformed)
 )
+
+// encoded returns what enc holds, or an error where v2 could not express
+// it: lib0 could not read back its clock columns.
+func encoded(enc updateEncoder) ([]byte, error) {
+	if e, ok := enc.(*updateEncoderV2); ok && e.clockRange {
+		return nil, errV2ClockRange
+	}
+	return enc.toBytes(), nil
+}
 
 // malformed makes sure err wraps ErrMalformed.
 func malformed(err error) error {
@@ -416,7 +426,7 @@ func mergeUpdates(updates [][]byte, v2 bool) ([]byte, error) {
 	if err := writeDeleteSetFor(enc, merged, v2); err != nil {
 		return nil, err
 	}
-	return enc.toBytes(), nil
+	return encoded(enc)
 }
 
 // structClass distinguishes what yjs's merge comparator compares by
@@ -532,7 +542,7 @@ func finishUpdate(r *lazyReader, w *lazyWriter, enc updateEncoder, size int, v2 
 	if err := writeDeleteSetFor(enc, ds, v2); err != nil {
 		return nil, err
 	}
-	return enc.toBytes(), nil
+	return encoded(enc)
 }
 
 // EncodeStateVectorFromUpdate returns the encoded state vector of what a

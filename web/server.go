@@ -38,6 +38,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -169,7 +170,7 @@ func NewServer(cfg Config) (*Server, error) {
 	e.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
 
-	ui.Register(e) // the pages: /, /d/<name>, /admin and their assets
+	pages().Register(e) // the pages: /, /d/<name>, /admin and their assets
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 	if cfg.Metrics != nil {
@@ -188,6 +189,10 @@ func NewServer(cfg Config) (*Server, error) {
 	s.engine = e
 	return s, nil
 }
+
+// pages is the handler of the embedded pages, made once: making it
+// compresses the bundle.
+var pages = gosync.OnceValue(ui.New)
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }

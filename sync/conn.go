@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	gosync "sync"
 	"time"
@@ -51,7 +54,7 @@ const (
 // Conn is a peer's transport. WSConn adapts a gorilla WebSocket; tests use
 // in-memory pipes. Frames are y-websocket frames (one binary message
 // each). The sync package calls ReadFrame from one goroutine and
-// WriteFrame and Ping from another; Close may be called from any
+// WriteFrames and Ping from another; Close may be called from any
 // goroutine, more than once.
 type Conn interface {
 	// ReadFrame returns the next frame. The slice is the caller's: the
@@ -59,9 +62,12 @@ type Conn interface {
 	// returns an error once nothing (no frame, no pong) has arrived for
 	// its timeout.
 	ReadFrame() ([]byte, error)
-	// WriteFrame writes one frame, failing if the peer does not take it
-	// within the conn's write timeout.
-	WriteFrame(frame []byte) error
+	// WriteFrames writes frames in order, failing if the peer does not
+	// take them within the conn's write timeout. A conn should hand them
+	// to the network in as few writes as it can: a peer's writer passes
+	// everything queued since its last write, and under load one system
+	// call per frame costs more than the rest of the broadcast.
+	WriteFrames(frames [][]byte) error
 	// Ping sends a keepalive probe, if the transport has one.
 	Ping() error
 	// Close sends a close frame with code and reason, best effort, and
@@ -162,12 +168,102 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 	}
 }
 
-// WriteFrame implements Conn.
-func (c *WSConn) WriteFrame(frame []byte) error {
+// WriteFrames implements Conn. On a connection upgraded through
+// CorkingWriter the frames leave in one write.
+func (c *WSConn) WriteFrames(frames [][]byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
+	cc, _ := c.ws.NetConn().(*corkConn)
+	if cc == nil || len(frames) == 1 {
+		for _, f := range frames {
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	cc.cork()
+	for _, f := range frames {
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
+			cc.uncork()
+			return err
+		}
+	}
+	return cc.uncork()
+}
+
+// CorkingWriter wraps the ResponseWriter a WebSocket upgrade is done
+// through, so that the connection it hijacks can collect several frames
+// into one write (WSConn.WriteFrames). gorilla/websocket writes each
+// frame with its own system call; a broadcast-heavy document sends
+// hundreds of small frames per peer per second.
+func CorkingWriter(w http.ResponseWriter) http.ResponseWriter {
+	h, ok := w.(http.Hijacker)
+	if !ok {
+		return w
+	}
+	return corkingWriter{w, h}
+}
+
+type corkingWriter struct {
+	http.ResponseWriter
+	h http.Hijacker
+}
+
+func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := w.h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &corkConn{Conn: c}, rw, nil
+}
+
+// corkConn holds back the writes made while it is corked and sends them
+// as one when uncorked. Writes from other goroutines (gorilla answers
+// pings from the reader) are appended in order, never interleaved inside
+// a frame: gorilla serializes its own frame writes.
+type corkConn struct {
+	net.Conn
+	mu     gosync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// corkBufKeep is the largest buffer a connection keeps between writes: an
+// idle connection should not hold on to the memory of its last burst.
+const corkBufKeep = 16 << 10
+
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > corkBufKeep {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
 }
 
 // Ping implements Conn.

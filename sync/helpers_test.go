@@ -28,7 +28,7 @@ type pipeConn struct {
 	code      int
 	reason    string
 	remote    bool
-	// stall makes WriteFrame block until closed: a client that stopped
+	// stall makes WriteFrames block until closed: a client that stopped
 	// reading.
 	stall atomic.Bool
 }
@@ -51,7 +51,16 @@ func (c *pipeConn) ReadFrame() ([]byte, error) {
 	}
 }
 
-func (c *pipeConn) WriteFrame(f []byte) error {
+func (c *pipeConn) WriteFrames(fs [][]byte) error {
+	for _, f := range fs {
+		if err := c.writeFrame(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *pipeConn) writeFrame(f []byte) error {
 	if c.stall.Load() {
 		<-c.closed
 		return io.ErrClosedPipe

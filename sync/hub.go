@@ -32,6 +32,10 @@ var (
 	// ErrDocTooLarge: the update would grow the document past
 	// Config.MaxDocBytes; nothing was applied.
 	ErrDocTooLarge = errors.New("sync: document too large")
+	// ErrPending: the update depends on data the document does not have,
+	// and more than Config.MaxPendingBytes would wait for it; what waited
+	// was dropped.
+	ErrPending = errors.New("sync: too much waiting for missing dependencies")
 )
 
 // Config configures a Hub. Zero fields take the defaults.

@@ -159,3 +159,63 @@ func TestMaxDocsLRU(t *testing.T) {
 	a.wait()
 	b.wait()
 }
+
+// TestPendingLimit: a peer whose updates wait for dependencies that never
+// arrive is cut off once more than MaxPendingBytes waits; what waited is
+// dropped (not in the document, not in its snapshot), and the other peer
+// carries on.
+func TestPendingLimit(t *testing.T) {
+	st := storage.NewMemory()
+	h := testHub(t, st, func(c *Config) { c.MaxPendingBytes = 600 })
+	good := dial(t, h, "doc", "good")
+	bad := dial(t, h, "doc", "bad")
+	good.insert(0, "ok")
+	good.waitText("ok")
+
+	// The attacker's replica makes a first edit it never sends, then
+	// edits that all depend on it.
+	src := crdt.NewDoc(crdt.Options{ClientID: 4242})
+	var ups [][]byte
+	src.OnUpdate(func(u []byte) { ups = append(ups, u) })
+	for i := 0; i < 20; i++ {
+		if err := src.Text("t").Insert(0, strings.Repeat("p", 100), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range ups[1:] {
+		if bad.conn.isClosed() {
+			break
+		}
+		bad.conn.send(t, EncodeSyncUpdate(u))
+	}
+	if code, reason := bad.conn.closeInfo(t); code != ClosePolicy || reason == "" {
+		t.Fatalf("attacker closed with %d %q, want %d", code, reason, ClosePolicy)
+	}
+	bad.wait()
+	good.insert(2, "!")
+	eventually(t, "the edit after the attack", func() bool { return serverText(t, h, "doc") == "ok!" })
+	if err := h.Read(context.Background(), "doc", func(d *crdt.Doc) error {
+		if n := d.PendingSize(); n != 0 {
+			t.Errorf("%d bytes still pending after the cut-off", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The compaction that followed left nothing of the attack on disk.
+	eventually(t, "compaction", func() bool {
+		s, err := st.Load(context.Background(), "doc")
+		if err != nil {
+			return false
+		}
+		d := crdt.NewDoc(crdt.Options{})
+		for _, u := range append([][]byte{s.Snapshot}, s.Updates...) {
+			if len(u) > 0 {
+				_ = d.ApplyUpdate(u)
+			}
+		}
+		return d.PendingSize() == 0 && d.Text("t").String() == "ok!"
+	})
+	good.conn.hangUp()
+	good.wait()
+}

@@ -144,12 +144,10 @@ func (p *Peer) writeLoop() {
 		p.queuedBytes = 0
 		closing, code, reason := p.closing, p.closeCode, p.closeReason
 		p.mu.Unlock()
-		for i, msg := range batch {
-			batch[i] = nil
-			if !p.write(msg) {
-				return
-			}
+		if len(batch) > 0 && !p.write(batch...) {
+			return
 		}
+		clear(batch)
 		if closing {
 			p.mu.Lock()
 			more := len(p.queue) > 0 && p.flush
@@ -163,13 +161,16 @@ func (p *Peer) writeLoop() {
 	}
 }
 
-func (p *Peer) write(msg []byte) bool {
-	if err := p.conn.WriteFrame(msg); err != nil {
+// write hands msgs to the conn, which coalesces them (WriteFrames).
+func (p *Peer) write(msgs ...[]byte) bool {
+	if err := p.conn.WriteFrames(msgs); err != nil {
 		p.fail("write", err)
 		return false
 	}
 	p.lastWrite.Store(time.Now().UnixNano())
-	p.hub.metrics.MessageOut(len(msg))
+	for _, m := range msgs {
+		p.hub.metrics.MessageOut(len(m))
+	}
 	return true
 }
 

@@ -426,6 +426,9 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 				if err := s.apply(m.Payload); errors.Is(err, ErrDocTooLarge) {
 					s.tooLarge(p, len(m.Payload))
 					return
+				} else if errors.Is(err, ErrPending) {
+					s.policy(p, "too many updates with missing dependencies", err.Error())
+					return
 				} else if err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed update", err)
 					return
@@ -496,6 +499,7 @@ func (s *Session) apply(u []byte) error {
 		return s.fail(err)
 	}
 	s.emitted = s.emitted[:0]
+	pending0 := doc.PendingSize()
 	t0 := time.Now()
 	err = doc.ApplyUpdate(u)
 	s.hub.metrics.Apply(time.Since(t0))
@@ -505,10 +509,25 @@ func (s *Session) apply(u []byte) error {
 		s.emitChanges()
 		return err
 	}
-	if len(s.emitted) > 0 || (doc.HasPending() && !isEmptyUpdate(u)) {
+	pending := doc.PendingSize()
+	if int64(pending) > s.hub.cfg.MaxPendingBytes {
+		// Whatever integrated stands (and is persisted and broadcast);
+		// what waits is dropped, and a compaction takes it out of the
+		// log, so the document is as if the waiting part never came.
+		doc.DropPending()
+		s.compactWait = append(s.compactWait, &request{kind: reqCompact, done: make(chan struct{})})
+		if len(s.emitted) > 0 {
+			s.persist = append(s.persist, u)
+			s.broadcastEmitted()
+		}
+		return fmt.Errorf("%w: %d bytes wait for missing dependencies, limit %d", ErrPending, pending, s.hub.cfg.MaxPendingBytes)
+	}
+	// The received bytes are kept when they changed the document or added
+	// to what waits in it: a restart must not lose what a peer sent even
+	// if it could not be integrated yet.
+	if len(s.emitted) > 0 || pending > pending0 {
 		s.persist = append(s.persist, u)
 		s.broadcastEmitted()
-		return nil
 	}
 	return nil
 }

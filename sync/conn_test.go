@@ -1,0 +1,81 @@
+package sync
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestWriteFramesCoalesces: through CorkingWriter, a batch of frames
+// reaches the network in one write, and the client reads every frame, in
+// order.
+func TestWriteFramesCoalesces(t *testing.T) {
+	conns := make(chan *WSConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up := websocket.Upgrader{}
+		ws, err := up.Upgrade(CorkingWriter(w), r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conns <- NewWSConn(ws, WSOptions{})
+	}))
+	defer srv.Close()
+	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := <-conns
+	cc, ok := c.ws.NetConn().(*corkConn)
+	if !ok {
+		t.Fatalf("the upgraded connection is a %T, want *corkConn", c.ws.NetConn())
+	}
+	counter := &countingConn{Conn: cc.Conn}
+	cc.Conn = counter
+
+	var frames [][]byte
+	for i := 0; i < 50; i++ {
+		frames = append(frames, EncodeSyncUpdate([]byte(fmt.Sprintf("frame %d", i))))
+	}
+	if err := c.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter.writes.Load(); n != 1 {
+		t.Errorf("%d writes for 50 frames, want 1", n)
+	}
+	for i, want := range frames {
+		typ, got, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != websocket.BinaryMessage || !bytes.Equal(got, want) {
+			t.Fatalf("frame %d: type %d % x, want % x", i, typ, got, want)
+		}
+	}
+	// Uncorked again: a single frame goes straight out.
+	if err := c.WriteFrames(frames[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cl.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close(CloseNormal, "")
+}

@@ -334,7 +334,7 @@ func (s *Server) websocket(c *gin.Context) {
 		return
 	}
 	defer release()
-	ws, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
+	ws, err := s.upgrader.Upgrade(sync.CorkingWriter(c.Writer), c.Request, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}

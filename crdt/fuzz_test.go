@@ -104,25 +104,32 @@ func fuzzApply(t *testing.T, data []byte, v2 bool) {
 	if err := d2.ApplyUpdateV2(stateV2); err != nil {
 		t.Fatalf("own v2 state rejected: %v", err)
 	}
-	if !idsUnique(data, v2, map[uint64][]deleteRange{1: {{0, 4}}}) {
-		// Two structs claim one ID, a forgery no honest peer sends. The
-		// copies may then disagree on which content the ID holds, in yjs
-		// too: its merge, which encoding a Doc with pending structs uses,
-		// keeps one of them. Encoding must still work; it did.
+	// The original knows "t" as a Text; a copy must be told, or it
+	// guesses the kind from the content when printing it.
+	d1.Text("t")
+	d2.Text("t")
+	// Both encodings say the same.
+	k1, k2 := sameStateKey(t, d1), sameStateKey(t, d2)
+	if k1 != k2 {
+		t.Fatalf("v1 and v2 states load differently:\nv1 %s\nv2 %s", k1, k2)
+	}
+	if !consistent(data, v2, map[uint64][]deleteRange{1: {{0, 4}}}) {
+		// A forgery no honest peer sends. Where the content goes then
+		// depends on how the receiver's items happen to be split, in yjs
+		// too, so a copy may show it elsewhere; encoding must still work,
+		// and did.
 		return
 	}
-	want := sameStateKey(t, d)
-	if got := sameStateKey(t, d1); got != want {
-		t.Fatalf("v1 state loads into another state:\n got %s\nwant %s", got, want)
-	}
-	if got := sameStateKey(t, d2); got != want {
-		t.Fatalf("v2 state loads into another state:\n got %s\nwant %s", got, want)
+	if want := sameStateKey(t, d); k1 != want {
+		t.Fatalf("state loads into another state:\n got %s\nwant %s", k1, want)
 	}
 }
 
-// idsUnique reports whether no two structs of update, nor one of them and
-// the clock ranges in have, claim the same ID.
-func idsUnique(update []byte, v2 bool, have map[uint64][]deleteRange) bool {
+// consistent reports whether update is free of two forgeries that make
+// replicas disagree: two structs (of update, or one of update and one of
+// the clock ranges in have) claiming one ID, and a struct whose right
+// origin is its origin.
+func consistent(update []byte, v2 bool, have map[uint64][]deleteRange) bool {
 	ranges := map[uint64][]deleteRange{}
 	for c, rs := range have {
 		ranges[c] = append(ranges[c], rs...)
@@ -130,6 +137,9 @@ func idsUnique(update []byte, v2 bool, have map[uint64][]deleteRange) bool {
 	r := newLazyReader(newDecoder(update, v2), newReadBudget(len(update)), false)
 	for s := r.curr(); s != nil; s = r.next() {
 		ranges[s.id.Client] = append(ranges[s.id.Client], deleteRange{s.id.Clock, s.length})
+		if s.has(flagOrigin) && s.has(flagRightOrigin) && s.origin == s.rightOrigin {
+			return false
+		}
 	}
 	if r.err != nil {
 		return false

@@ -102,7 +102,12 @@ type Config struct {
 	// RateMessages (per second) and RateBytes (per second) are each
 	// peer's token buckets, with bursts of RateBurstMessages and
 	// RateBurstBytes; a peer that exhausts one is closed with ClosePolicy.
-	// Defaults 200/s (burst 2000) and 4 MiB/s (burst 32 MiB).
+	// Defaults 2000/s (burst 20000) and 4 MiB/s (burst 32 MiB). The
+	// message rate is high on purpose: a y-websocket provider sends back
+	// every awareness change it receives, so in a room of N people
+	// moving their cursors each peer sends about N times the room's
+	// cursor rate, all of it legitimate (and cheap: an echo changes
+	// nothing and is not broadcast).
 	RateMessages      float64
 	RateBurstMessages int
 	RateBytes         float64
@@ -129,8 +134,8 @@ const (
 	DefaultMaxDocBytes         = 64 << 20
 	DefaultMaxPendingBytes     = 4 << 20
 	DefaultMaxAwarenessBytes   = 64 << 10
-	DefaultRateMessages        = 200
-	DefaultRateBurstMessages   = 2000
+	DefaultRateMessages        = 2000
+	DefaultRateBurstMessages   = 20000
 	DefaultRateBytes           = 4 << 20
 	DefaultRateBurstBytes      = 32 << 20
 	DefaultHibernateAfter      = 30 * time.Second

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -104,6 +105,7 @@ type serveOptions struct {
 	allowedOrigins            string
 	trustedProxies            string
 	metricsAddr               string
+	pprofAddr                 string
 
 	// Limits of the web layer.
 	maxConns, maxConnsPerIP int
@@ -152,6 +154,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated browser `origins` (https://app.example.com) allowed to connect and call the REST API (CORS), or *; the server's own origin and non-browser clients always are")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (for --max-conns-per-ip and logs)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics, unauthenticated, on this `address` (for Prometheus when auth is on: /metrics on --addr then needs an admin token)")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this `address`; off when empty. Keep it private")
 	fs.IntVar(&o.maxConns, "max-conns", web.DefaultMaxConns, "most WebSocket connections at once; more are refused with 503 (-1: no limit)")
 	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", web.DefaultMaxConnsPerIP, "most WebSocket connections from one client address (an IPv6 /64); more are refused with 503 (-1: no limit)")
 	fs.IntVar(&o.maxNameLen, "max-name-len", sync.MaxNameLen, fmt.Sprintf("longest document name, in bytes (1 to %d)", sync.MaxNameLen))
@@ -362,6 +365,26 @@ func serve(ctx context.Context, o serveOptions, log *zerolog.Logger, ready chan<
 		log.Info().Str("addr", mln.Addr().String()).Msg("metrics listening")
 		go func() { _ = metricsSrv.Serve(mln) }()
 		defer metricsSrv.Close()
+	}
+	if o.pprofAddr != "" {
+		// Profiling is off unless asked for, and on its own listener, so
+		// that it is never exposed on the public address by accident.
+		pln, err := net.Listen("tcp", o.pprofAddr)
+		if err != nil {
+			ln.Close()
+			_ = hub.Close(context.Background())
+			return &exitError{1, fmt.Errorf("--pprof-addr: %w", err)}
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Warn().Str("addr", pln.Addr().String()).Msg("pprof listening (profiling endpoints; keep this address private)")
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
 	}
 	srv := &http.Server{
 		Handler:           handler,

@@ -156,7 +156,9 @@ func sign(t *testing.T, m jwt.SigningMethod, key any, c jwt.Claims) string {
 	return s
 }
 
-func hs(t *testing.T, c jwt.Claims) string { return sign(t, jwt.SigningMethodHS256, []byte(testSecret), c) }
+func hs(t *testing.T, c jwt.Claims) string {
+	return sign(t, jwt.SigningMethodHS256, []byte(testSecret), c)
+}
 
 // TestVerifyToken: each kind of key verifies its own algorithms and
 // nothing else.
@@ -521,7 +523,7 @@ func TestAuthWebSocket(t *testing.T) {
 	}
 
 	// A token that lapses while connected closes the peer with 4401.
-	soon := hs(t, jwt.MapClaims{"docs": []string{"team-a/*"}, "exp": time.Now().Add(1500 * time.Millisecond).Unix() + 1})
+	soon := hs(t, jwt.MapClaims{"docs": []string{"team-a/*"}, "exp": time.Now().Add(1500*time.Millisecond).Unix() + 1})
 	c, status, body = e.tryDial("/ws/team-a/exp?token="+soon, nil)
 	if status != 101 {
 		t.Fatalf("expiring token: %d %s", status, body)

@@ -122,6 +122,8 @@ type WSConn struct {
 
 	closeOnce gosync.Once
 	writeMu   gosync.Mutex // gorilla allows one concurrent writer
+
+	deadlineSet time.Time // when ReadFrame last moved the read deadline
 }
 
 // NewWSConn wraps an upgraded WebSocket.
@@ -158,7 +160,13 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 			}
 			return nil, err
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
+		// Moving the deadline costs a timer update; a busy peer sends
+		// hundreds of frames a second, and a second's slack on a 45 s
+		// timeout changes nothing.
+		if now := time.Now(); now.Sub(c.deadlineSet) > time.Second {
+			c.deadlineSet = now
+			_ = c.ws.SetReadDeadline(now.Add(c.opts.PongTimeout))
+		}
 		switch typ {
 		case websocket.BinaryMessage:
 			return data, nil

@@ -50,21 +50,25 @@ func (p *Peer) ID() uint64 { return p.id }
 // outbox overflowed; the caller then closes the peer. One message larger
 // than the byte limit is still taken when the outbox is empty, so that a
 // large document's step 2 can be delivered.
-func (p *Peer) send(msg []byte) bool {
+func (p *Peer) send(msgs ...[]byte) bool {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
 		return true // already on its way out; not an overflow
 	}
 	cfg := &p.hub.cfg
-	if len(p.queue) >= cfg.OutboxMessages ||
-		(len(p.queue) > 0 && p.queuedBytes+len(msg) > cfg.OutboxBytes) {
-		p.mu.Unlock()
-		return false
+	for _, msg := range msgs {
+		if len(p.queue) >= cfg.OutboxMessages ||
+			(len(p.queue) > 0 && p.queuedBytes+len(msg) > cfg.OutboxBytes) {
+			p.mu.Unlock()
+			return false
+		}
+		p.queue = append(p.queue, msg)
+		p.queuedBytes += len(msg)
 	}
-	p.queue = append(p.queue, msg)
-	p.queuedBytes += len(msg)
 	p.mu.Unlock()
+	// One wake for the lot, so that the writer finds the whole batch and
+	// writes it at once.
 	select {
 	case p.wake <- struct{}{}:
 	default:

@@ -693,25 +693,52 @@ func (s *Session) commit() (failed bool) {
 		}
 		s.meta = meta
 	}
-	for i := 0; i < len(s.out); i++ { // dropPeer may append
-		o := s.out[i]
-		if o.to != nil {
-			if _, ok := s.peers[o.to]; ok && !o.to.send(o.msg) {
-				s.slowPeer(o.to)
-			}
-			continue
-		}
-		for p := range s.peers {
-			if !p.send(o.msg) {
-				s.slowPeer(p)
-			}
-		}
-	}
+	s.deliver()
 	clear(s.out)
 	s.out = s.out[:0]
 	s.completeWaiters()
 	s.maybeCompact()
 	return false
+}
+
+// deliver hands out what the batch produced. Each peer gets its share in
+// one push (one wake of its writer, and so one write on the wire for the
+// whole batch), in the order the batch produced it.
+func (s *Session) deliver() {
+	for len(s.out) > 0 {
+		out := s.out
+		s.out = nil // a peer dropped below announces its leave here
+		direct := false
+		for _, o := range out {
+			if o.to != nil {
+				direct = true
+				break
+			}
+		}
+		var mine [][]byte
+		if !direct { // the common case: the same for everyone
+			for _, o := range out {
+				mine = append(mine, o.msg)
+			}
+		}
+		for p := range s.peers {
+			if direct {
+				mine = mine[:0]
+				for _, o := range out {
+					if o.to == nil || o.to == p {
+						mine = append(mine, o.msg)
+					}
+				}
+			}
+			if len(mine) > 0 && !p.send(mine...) {
+				s.slowPeer(p)
+			}
+		}
+		clear(out)
+		if s.out == nil {
+			s.out = out[:0]
+		}
+	}
 }
 
 func (s *Session) completeWaiters() {

@@ -3,19 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/quirehq/quire/crdt"
 	"github.com/quirehq/quire/sync"
+	"github.com/quirehq/quire/web"
 )
 
 // TestServeAndOfflineCommands runs the server, edits a document over a
@@ -166,4 +172,213 @@ func TestDataFileLocked(t *testing.T) {
 		t.Fatal("list waited for the lock")
 	}
 	_ = out
+}
+
+// TestParseServe: every flag has its QUIRE_* variable, the flag wins,
+// and bad values are usage errors (exit 2).
+func TestParseServe(t *testing.T) {
+	envOf := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	o, err := parseServe(nil, envOf(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.maxConns != web.DefaultMaxConns || o.maxConnsPerIP != web.DefaultMaxConnsPerIP || o.maxNameLen != sync.MaxNameLen ||
+		o.maxPeersPerDoc != sync.DefaultMaxPeersPerDoc || o.maxDocs != sync.DefaultMaxDocs || o.maxDocBytes != sync.DefaultMaxDocBytes ||
+		o.maxPendingBytes != sync.DefaultMaxPendingBytes || o.maxAwarenessBytes != sync.DefaultMaxAwarenessBytes ||
+		o.rateMessages != sync.DefaultRateMessages || o.rateBurstMessages != sync.DefaultRateBurstMessages ||
+		o.rateBytes != sync.DefaultRateBytes || o.rateBurstBytes != sync.DefaultRateBurstBytes ||
+		o.hibernateAfter != sync.DefaultHibernateAfter || o.authSecret != "" || o.addr != defaultAddr {
+		t.Errorf("defaults: %+v", o)
+	}
+	o, err = parseServe([]string{"--max-conns", "7", "--rate-bytes", "1000"}, envOf(
+		"QUIRE_MAX_CONNS", "9", // the flag wins
+		"QUIRE_MAX_CONNS_PER_IP", "3",
+		"QUIRE_AUTH_SECRET", "s3cret",
+		"QUIRE_AUTH_PUBLIC_KEY", "/k.pem",
+		"QUIRE_ALLOWED_ORIGINS", "https://a.example",
+		"QUIRE_MAX_NAME_LEN", "64",
+		"QUIRE_MAX_PEERS_PER_DOC", "11",
+		"QUIRE_MAX_DOCS", "12",
+		"QUIRE_MAX_DOC_BYTES", "13",
+		"QUIRE_MAX_PENDING_BYTES", "14",
+		"QUIRE_MAX_AWARENESS_BYTES", "15",
+		"QUIRE_RATE_MESSAGES", "16.5",
+		"QUIRE_RATE_BURST_MESSAGES", "17",
+		"QUIRE_RATE_BYTES", "18", // the flag wins
+		"QUIRE_RATE_BURST_BYTES", "19",
+		"QUIRE_HIBERNATE_AFTER", "-1s",
+		"QUIRE_METRICS_ADDR", "127.0.0.1:9100",
+		"QUIRE_TRUSTED_PROXIES", "10.0.0.0/8",
+		"QUIRE_ADDR", ":9999",
+		"QUIRE_UNLOAD_AFTER", "2m",
+	), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := serveOptions{maxConns: 7, maxConnsPerIP: 3, authSecret: "s3cret", authPublicKey: "/k.pem",
+		allowedOrigins: "https://a.example", maxNameLen: 64, maxPeersPerDoc: 11, maxDocs: 12, maxDocBytes: 13,
+		maxPendingBytes: 14, maxAwarenessBytes: 15, rateMessages: 16.5, rateBurstMessages: 17, rateBytes: 1000,
+		rateBurstBytes: 19, hibernateAfter: -time.Second, metricsAddr: "127.0.0.1:9100", trustedProxies: "10.0.0.0/8",
+		addr: ":9999", grace: 2 * time.Minute}
+	got := o
+	got.data, got.logFormat, got.logLevel, got.shutdownTimeout, got.outboxMessages, got.outboxBytes,
+		got.maxFrame, got.maxBody, got.compactBytes, got.compactCount = "", "", "", 0, 0, 0, 0, 0, 0, 0
+	if got != want {
+		t.Errorf("from the environment:\n got %+v\nwant %+v", got, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		err  string
+	}{
+		{[]string{"--max-name-len", "0"}, nil, "max-name-len"},
+		{[]string{"--max-name-len", "256"}, nil, "max-name-len"},
+		{nil, []string{"QUIRE_MAX_CONNS", "lots"}, "QUIRE_MAX_CONNS"},
+		{nil, []string{"QUIRE_HIBERNATE_AFTER", "10"}, "QUIRE_HIBERNATE_AFTER"},
+		{[]string{"--allowed-origins", "example.com"}, nil, "allowed-origins"},
+		{[]string{"--rate-messages", "0"}, nil, "rate-messages"},
+		{[]string{"--max-doc-bytes", "-5"}, nil, "max-doc-bytes"},
+		{[]string{"--no-such-flag"}, nil, "no-such-flag"},
+	} {
+		_, err := parseServe(tc.args, envOf(tc.env...), io.Discard)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%v %v: %v, want a usage error about %s", tc.args, tc.env, err, tc.err)
+		}
+	}
+	var help bytes.Buffer
+	if _, err := parseServe([]string{"--help"}, envOf(), &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"auth-secret", "auth-public-key", "allowed-origins", "max-conns", "max-conns-per-ip", "max-name-len",
+		"max-peers-per-doc", "max-docs", "max-doc-bytes", "max-pending-bytes", "max-awareness-bytes", "rate-messages",
+		"rate-burst-messages", "rate-bytes", "rate-burst-bytes", "hibernate-after", "metrics-addr", "trusted-proxies"} {
+		if !strings.Contains(help.String(), "-"+f) || !strings.Contains(help.String(), "$"+envName(f)) {
+			t.Errorf("--help does not show --%s and $%s", f, envName(f))
+		}
+	}
+}
+
+// startServe runs serve with o until the test ends; it returns the
+// address and a function that reads the log so far.
+func startServe(t *testing.T, o serveOptions) (string, func() string) {
+	t.Helper()
+	o.data = filepath.Join(t.TempDir(), "quire.db")
+	o.addr = "127.0.0.1:0"
+	o.shutdownTimeout = 5 * time.Second
+	var logs bytes.Buffer
+	var mu gosync.Mutex
+	log := zerolog.New(&lockedWriter{&mu, &logs})
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, o, &log, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return addr, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.String()
+		}
+	case err := <-done:
+		done <- nil
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	return "", nil
+}
+
+type lockedWriter struct {
+	mu *gosync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestServeAuth: with a secret the server wants tokens, says so, and
+// serves unauthenticated metrics on --metrics-addr only; without one it
+// warns that it is open.
+func TestServeAuth(t *testing.T) {
+	secret := "an HS256 secret of at least 32 bytes!"
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := metricsLn.Addr().String()
+	metricsLn.Close()
+	addr, logs := startServe(t, serveOptions{authSecret: secret, metricsAddr: metricsAddr, allowedOrigins: "https://app.example"})
+	if l := logs(); strings.Contains(l, "authentication is off") || !strings.Contains(l, "authentication on") {
+		t.Errorf("logs with auth on:\n%s", l)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/doc", nil)
+	if err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("WebSocket without a token: %v %v", err, resp)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"docs": []string{"doc"}, "mode": "write",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/doc?token="+tok, http.Header{"Origin": {"https://app.example"}})
+	if err != nil {
+		t.Fatalf("WebSocket with a token from an allowed origin: %v", err)
+	}
+	ws.Close()
+	_, resp, err = websocket.DefaultDialer.Dial("ws://"+addr+"/ws/doc?token="+tok, http.Header{"Origin": {"https://evil.example"}})
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("WebSocket from another origin: %v %v", err, resp)
+	}
+	for _, tc := range []struct {
+		url    string
+		status int
+	}{
+		{"http://" + addr + "/metrics", 401},
+		{"http://" + addr + "/healthz", 200},
+		{"http://" + addr + "/api/v1/docs", 401},
+		{"http://" + metricsAddr + "/metrics", 200},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.url, resp.StatusCode, tc.status)
+		}
+	}
+
+	_, openLogs := startServe(t, serveOptions{})
+	if l := openLogs(); !strings.Contains(l, `"level":"warn"`) || !strings.Contains(l, "authentication is off") {
+		t.Errorf("no open-mode warning:\n%s", l)
+	}
+
+	// Bad key material stops the server before it listens.
+	key := filepath.Join(t.TempDir(), "key.pem")
+	_ = os.WriteFile(key, []byte("not a key"), 0o600)
+	for _, o := range []serveOptions{{authSecret: "short"}, {authPublicKey: key}, {authPublicKey: key + ".missing"}} {
+		o.data = filepath.Join(t.TempDir(), "q.db")
+		o.addr = "127.0.0.1:0"
+		log := zerolog.Nop()
+		var ee *exitError
+		if err := serve(context.Background(), o, &log, nil); !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%+v: %v, want a usage error", o, err)
+		}
+	}
 }

@@ -51,6 +51,7 @@ type options struct {
 	cpuProf  string
 	cache    string
 	trace    string
+	prepare  bool
 
 	// room, docs
 	editors       int
@@ -126,6 +127,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.rest, "rest", false, "also compare the result with quire's REST text export")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write the generator's CPU profile to this file")
 	fs.StringVar(&o.cache, "cache", os.TempDir()+"/quire-load-cache", "directory for built documents (catchup, join-storm)")
+	fs.BoolVar(&o.prepare, "prepare", false, "catchup, join-storm: only build (and cache) the document, then exit")
 	fs.StringVar(&o.trace, "trace", "", "automerge-paper.json.gz (default: found under crdt/testdata/traces or ../shared/traces)")
 
 	fs.IntVar(&o.editors, "editors", 20, "room: editors in the document")

@@ -225,6 +225,10 @@ func runCatchup(ctx context.Context, o *options, t *target) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.prepare {
+		fmt.Printf("document ready: %d bytes\n", len(state))
+		return nil, nil
+	}
 	res.Params["document"] = fmt.Sprintf("automerge-paper final state, %d bytes", len(state))
 	res.Params["offline edits"] = o.offline
 	res.Params["doc"] = o.doc
@@ -338,6 +342,10 @@ func runJoinStorm(ctx context.Context, o *options, t *target) (*Result, error) {
 	state, err := traceDoc(tp, o.cache, o.docBytes)
 	if err != nil {
 		return nil, err
+	}
+	if o.prepare {
+		fmt.Printf("document ready: %d bytes\n", len(state))
+		return nil, nil
 	}
 	res.Params["document"] = fmt.Sprintf("%d bytes (copies of automerge-paper)", len(state))
 	res.Params["clients"] = o.clients

@@ -132,7 +132,7 @@ case_quire_args() {
 # gets the same load. room-echo: the y-websocket provider's behaviour (it
 # re-sends every awareness change it receives), for the two y-websocket
 # servers. room-5x: quire alone at five times the rate.
-D_ROOM=20s; D_DOCS=15s; HOLD=20s; IDLE=10000; DOCS=1000; STORM=200; OFFLINE=100000
+D_ROOM=15s; D_DOCS=10s; HOLD=15s; IDLE=10000; DOCS=1000; STORM=200; OFFLINE=100000
 if [ "$QUICK" = 1 ]; then D_ROOM=5s; D_DOCS=5s; HOLD=5s; IDLE=500; DOCS=50; STORM=20; OFFLINE=10000; fi
 case_servers() {
 	case "$1" in
@@ -143,10 +143,10 @@ case_servers() {
 }
 case_args() {
 	case "$1" in
-	room) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo off --drain 20s" ;;
-	room-5x) echo "room --editors 250 --rate $(awk "BEGIN{print 5*$RATE}") --duration $D_ROOM --awareness-echo off --drain 20s" ;;
-	room-echo) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo on --drain 20s" ;;
-	docs) echo "docs --docs $DOCS --rate 1 --duration $D_DOCS --drain 20s --verify-docs 50" ;;
+	room) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo off --drain 15s" ;;
+	room-5x) echo "room --editors 250 --rate $(awk "BEGIN{print 5*$RATE}") --duration $D_ROOM --awareness-echo off --drain 15s" ;;
+	room-echo) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo on --drain 15s" ;;
+	docs) echo "docs --docs $DOCS --rate 1 --duration $D_DOCS --drain 15s --verify-docs 50" ;;
 	idle) echo "idle --conns $IDLE --idle-docs 100 --hold $HOLD" ;;
 	catchup-1k) echo "catchup --offline-edits 1000" ;;
 	catchup-100k) echo "catchup --offline-edits $OFFLINE" ;;
@@ -158,7 +158,8 @@ echo "$CASES" > "$OUT/cases.txt"
 for c in $CASES; do echo "$c: quire-load $(case_args "$c") [servers: $(case_servers "$c")$( [ -n "$(case_quire_args "$c")" ] && echo "; quire serve $(case_quire_args "$c")")]"; done > "$OUT/commands.txt"
 
 # Build the documents the catchup and join-storm cases use (cached), untimed.
-case " $CASES " in *" catchup"*) (cd "$REPO" && "$LOAD" catchup --prepare) ;; esac
+case " $CASES " in *" catchup-1k "*) (cd "$REPO" && "$LOAD" catchup --prepare --offline-edits 1000) ;; esac
+case " $CASES " in *" catchup-100k "*) (cd "$REPO" && "$LOAD" catchup --prepare --offline-edits "$OFFLINE") ;; esac
 case " $CASES " in *" join-storm "*) (cd "$REPO" && "$LOAD" join-storm --prepare --doc-bytes 5000000) ;; esac
 
 for r in $(seq "$ROUNDS"); do
@@ -172,7 +173,8 @@ for r in $(seq "$ROUNDS"); do
 			start_server "$s" "$id"
 			echo "== round $r/$ROUNDS  $c  $s  (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 			# shellcheck disable=SC2046
-			(cd "$REPO" && "$LOAD" $(case_args "$c") --url "$URL" --envelope "$ENV" --pid "$PID" --label "$s" \
+			# 32 source addresses: quire admits 500 connections per client address by default.
+			(cd "$REPO" && "$LOAD" $(case_args "$c") --src-ips 32 --url "$URL" --envelope "$ENV" --pid "$PID" --label "$s" \
 				$([ "$s" = quire ] && echo --rest) --json "$OUT/$id.json" --timeout 5m) >"$OUT/$id.txt" 2>&1 || echo "   (exit $?; see $OUT/$id.txt)" >&2
 			grep -E "latency|converged|time to converge|per connection \(KB\)|all synced|ERROR" "$OUT/$id.txt" | sed 's/^/   /' >&2 || true
 			stop_server

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	stdsync "sync"
 	"sync/atomic"
@@ -226,7 +228,10 @@ func runCatchup(ctx context.Context, o *options, t *target) (*Result, error) {
 		return nil, err
 	}
 	if o.prepare {
-		fmt.Printf("document ready: %d bytes\n", len(state))
+		if _, err := offlineState(o, state, tp); err != nil {
+			return nil, err
+		}
+		fmt.Printf("document ready: %d bytes, and a replica with %d offline edits\n", len(state), o.offline)
 		return nil, nil
 	}
 	res.Params["document"] = fmt.Sprintf("automerge-paper final state, %d bytes", len(state))
@@ -256,26 +261,21 @@ func runCatchup(ctx context.Context, o *options, t *target) (*Result, error) {
 	}
 
 	// The offline client: synced earlier, now K edits behind the server.
-	cl := newPeer(clk, -1)
-	if err := cl.withDoc(state); err != nil {
+	// Its replica (the document plus its edits, made as client
+	// offlineClient) is built once per K and cached.
+	offline, err := offlineState(o, state, tp)
+	if err != nil {
 		return nil, err
 	}
-	tb := time.Now()
-	for i := 0; i < o.offline; i++ {
-		n := cl.text.Len()
-		s := "abcdefghijklmnopqrstuvwxyz"[rand.IntN(26):]
-		s = s[:1+rand.IntN(min(3, len(s)))]
-		if err := cl.text.Insert(rand.IntN(n+1), s, nil); err != nil {
-			return nil, err
-		}
+	cl := newPeer(clk, -1)
+	if err := cl.withDoc(offline); err != nil {
+		return nil, err
 	}
-	res.Metrics["making the offline edits (s, untimed)"] = time.Since(tb).Seconds()
-
 	var got atomic.Int64
 	var gotAt atomic.Int64
 	var big []byte
 	obs.applyRemote = false
-	clID := cl.doc.ClientID()
+	clID := uint64(offlineClient)
 	obs.onUpdate = func(p *peer, payload []byte) {
 		if got.Load() == 0 && firstClient(payload) == clID {
 			gotAt.Store(clk.micros())
@@ -427,6 +427,41 @@ func runJoinStorm(ctx context.Context, o *options, t *target) (*Result, error) {
 	}
 	res.Converged = &conv
 	return res, nil
+}
+
+// offlineClient is the client id of the catchup scenario's offline edits.
+const offlineClient = 1<<31 + 7
+
+// offlineState returns the state of a replica of state that made
+// o.offline edits offline (1-3 letters each at random positions), cached.
+func offlineState(o *options, state []byte, tracePath string) ([]byte, error) {
+	cache := filepath.Join(o.cache, fmt.Sprintf("%s-offline%d.yjs", filepath.Base(tracePath), o.offline))
+	if b, err := os.ReadFile(cache); err == nil && len(b) > 0 {
+		return b, nil
+	}
+	d := crdt.NewDoc(crdt.Options{ClientID: offlineClient})
+	if err := d.ApplyUpdate(state); err != nil {
+		return nil, err
+	}
+	text := d.Text("t")
+	for i := 0; i < o.offline; i++ {
+		n := text.Len()
+		s := "abcdefghijklmnopqrstuvwxyz"[rand.IntN(26):]
+		s = s[:1+rand.IntN(min(3, len(s)))]
+		if err := text.Insert(rand.IntN(n+1), s, nil); err != nil {
+			return nil, err
+		}
+	}
+	b, err := d.EncodeStateAsUpdate(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.cache, 0o755); err == nil {
+		if os.WriteFile(cache+".tmp", b, 0o644) == nil {
+			_ = os.Rename(cache+".tmp", cache)
+		}
+	}
+	return b, nil
 }
 
 // firstClient returns the client id of an update's first block (writers

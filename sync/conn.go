@@ -235,14 +235,18 @@ type corkConn struct {
 	net.Conn
 	mu     gosync.Mutex
 	corked bool
-	buf    []byte
+	buf    *[]byte // from corkBufs while corked
 }
+
+// corkBufs holds the buffers of corked connections between writes, so
+// that an idle connection holds none.
+var corkBufs = gosync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked {
-		c.buf = append(c.buf, p...)
+		*c.buf = append(*c.buf, p...)
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
@@ -251,26 +255,27 @@ func (c *corkConn) Write(p []byte) (int, error) {
 func (c *corkConn) cork() {
 	c.mu.Lock()
 	c.corked = true
+	c.buf = corkBufs.Get().(*[]byte)
 	c.mu.Unlock()
 }
 
-// corkBufKeep is the largest buffer a connection keeps between writes: an
-// idle connection should not hold on to the memory of its last burst.
-const corkBufKeep = 16 << 10
+// corkBufKeep is the largest buffer returned to the pool: one burst
+// should not pin its memory.
+const corkBufKeep = 64 << 10
 
 func (c *corkConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if len(c.buf) == 0 {
-		return nil
+	var err error
+	if len(*c.buf) > 0 {
+		_, err = c.Conn.Write(*c.buf)
 	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > corkBufKeep {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
+	if cap(*c.buf) <= corkBufKeep {
+		*c.buf = (*c.buf)[:0]
+		corkBufs.Put(c.buf)
 	}
+	c.buf = nil
 	return err
 }
 

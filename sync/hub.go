@@ -162,7 +162,13 @@ type Hub struct {
 	closed   bool
 
 	wg     gosync.WaitGroup // session goroutines
-	peerWG gosync.WaitGroup // Serve calls
+	peerWG gosync.WaitGroup // Serve calls, and the sweeper
+
+	// The connected peers, for the sweeper, which runs while there are
+	// any.
+	peersMu   gosync.Mutex
+	peers     map[*Peer]struct{}
+	sweepStop chan struct{}
 }
 
 // NewHub returns a hub serving the documents of cfg.Store.
@@ -285,6 +291,51 @@ func (h *Hub) evictLocked() bool {
 	return true
 }
 
+func (h *Hub) addPeer(p *Peer) {
+	h.peersMu.Lock()
+	defer h.peersMu.Unlock()
+	if h.peers == nil {
+		h.peers = map[*Peer]struct{}{}
+	}
+	h.peers[p] = struct{}{}
+	if len(h.peers) == 1 {
+		h.sweepStop = make(chan struct{})
+		h.peerWG.Add(1)
+		go h.sweep(h.sweepStop)
+	}
+}
+
+func (h *Hub) removePeer(p *Peer) {
+	h.peersMu.Lock()
+	defer h.peersMu.Unlock()
+	delete(h.peers, p)
+	if len(h.peers) == 0 {
+		close(h.sweepStop)
+	}
+}
+
+// sweep visits every peer twice per ping or keepalive interval, whichever
+// is shorter, to schedule pings and keepalives (Peer.tick). One goroutine
+// and one timer for all peers, rather than one each: most connections
+// are idle, and an idle connection should cost as little as possible.
+func (h *Hub) sweep(stop chan struct{}) {
+	defer h.peerWG.Done()
+	t := time.NewTicker(min(h.cfg.PingInterval, h.cfg.KeepaliveInterval) / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			h.peersMu.Lock()
+			for p := range h.peers {
+				p.tick(now)
+			}
+			h.peersMu.Unlock()
+		}
+	}
+}
+
 func (h *Hub) release(s *Session) {
 	h.mu.Lock()
 	s.refs--
@@ -385,7 +436,8 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 		})
 		defer t.Stop()
 	}
-	go p.writeLoop()
+	h.addPeer(p)
+	defer h.removePeer(p)
 	p.readLoop(ctx, s)
 	_ = s.post(context.Background(), event{kind: evLeave, peer: p})
 	h.release(s)

@@ -7,10 +7,13 @@ import (
 )
 
 // Peer is one connection to one document: a reader goroutine that decodes
-// frames into the session's inbox and a writer goroutine that drains a
-// bounded outbox. The session never blocks on a peer: it only appends to
-// the outbox, and a peer whose outbox is full is closed (CloseTryAgainLater)
-// rather than waited for.
+// frames into the session's inbox, and a bounded outbox drained by a
+// writer goroutine that runs only while there is something to write (an
+// idle connection costs no goroutine, no timer and no buffer for its
+// writing side). The session never blocks on a peer: it only appends to
+// the outbox, and a peer whose outbox is full is closed
+// (CloseTryAgainLater) rather than waited for. Pings and keepalives are
+// scheduled by the hub's sweeper (Hub.sweep).
 type Peer struct {
 	id       uint64
 	conn     Conn
@@ -18,14 +21,18 @@ type Peer struct {
 	readOnly bool // set before the peer joins; see Access
 
 	// Outbox. The session pushes encoded messages; the writer pops them.
-	mu          gosync.Mutex
-	queue       [][]byte
-	queuedBytes int
-	closing     bool // no more pushes; the writer finishes and closes
-	flush       bool // write what is queued before closing
-	closeCode   int
-	closeReason string
-	wake        chan struct{} // capacity 1
+	mu           gosync.Mutex
+	queue        [][]byte
+	queuedBytes  int
+	closing      bool // no more pushes; the writer finishes and closes
+	flush        bool // write what is queued before closing
+	closeCode    int
+	closeReason  string
+	writing      bool // a writer goroutine runs
+	finished     bool // the writer closed the connection; writerDone is closed
+	pingDue      bool // the sweeper asks for a ping
+	keepaliveDue bool // the sweeper asks for a keepalive message
+	lastPing     time.Time
 
 	writerDone chan struct{}
 	lastWrite  atomic.Int64 // unix nanoseconds of the last frame written
@@ -34,13 +41,16 @@ type Peer struct {
 var peerIDs atomic.Uint64
 
 func newPeer(h *Hub, conn Conn) *Peer {
-	return &Peer{
+	now := time.Now()
+	p := &Peer{
 		id:         peerIDs.Add(1),
 		conn:       conn,
 		hub:        h,
-		wake:       make(chan struct{}, 1),
+		lastPing:   now,
 		writerDone: make(chan struct{}),
 	}
+	p.lastWrite.Store(now.UnixNano())
+	return p
 }
 
 // ID is unique among the peers of this process, for logs.
@@ -66,13 +76,10 @@ func (p *Peer) send(msgs ...[]byte) bool {
 		p.queue = append(p.queue, msg)
 		p.queuedBytes += len(msg)
 	}
-	p.mu.Unlock()
-	// One wake for the lot, so that the writer finds the whole batch and
+	// One kick for the lot, so that the writer finds the whole batch and
 	// writes it at once.
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.kickLocked()
+	p.mu.Unlock()
 	return true
 }
 
@@ -88,11 +95,8 @@ func (p *Peer) close(code int, reason string, flush bool) {
 	if !flush {
 		p.queue, p.queuedBytes = nil, 0
 	}
+	p.kickLocked()
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
 	if !flush {
 		// The writer may be stuck in a write to a peer that stopped
 		// reading; closing the connection unblocks it. Not on the
@@ -109,57 +113,76 @@ func (p *Peer) closed() (bool, int, string) {
 	return p.closing, p.closeCode, p.closeReason
 }
 
-// writeLoop runs on its own goroutine until the peer is closed or a write
-// fails. It pings every PingInterval and, when nothing else was written
-// for KeepaliveInterval, sends an empty awareness update: y-websocket
-// clients drop a connection on which no message arrived for 30 s, and
-// WebSocket pings are invisible to them.
-func (p *Peer) writeLoop() {
-	defer close(p.writerDone)
+// kickLocked starts a writer if there is something to do and none runs.
+// p.mu is held.
+func (p *Peer) kickLocked() {
+	if p.writing || p.finished {
+		return
+	}
+	if len(p.queue) == 0 && !p.closing && !p.pingDue && !p.keepaliveDue {
+		return
+	}
+	p.writing = true
+	go p.writer()
+}
+
+// tick is the sweeper's visit: it asks for a ping every PingInterval and,
+// when nothing was written for KeepaliveInterval, for an empty awareness
+// update: y-websocket clients drop a connection on which no message
+// arrived for 30 s, and WebSocket pings are invisible to them.
+func (p *Peer) tick(now time.Time) {
 	cfg := &p.hub.cfg
-	tick := time.NewTicker(min(cfg.PingInterval, cfg.KeepaliveInterval) / 2)
-	defer tick.Stop()
-	lastPing := time.Now()
-	p.lastWrite.Store(time.Now().UnixNano())
-	var batch [][]byte
+	p.mu.Lock()
+	if now.Sub(p.lastPing) >= cfg.PingInterval {
+		p.lastPing = now
+		p.pingDue = true
+	}
+	if len(p.queue) == 0 && !p.closing && now.Sub(time.Unix(0, p.lastWrite.Load())) >= cfg.KeepaliveInterval {
+		p.keepaliveDue = true
+	}
+	p.kickLocked()
+	p.mu.Unlock()
+}
+
+// writer drains the outbox and returns when it is empty; when the peer is
+// closing it closes the connection, last, and closes writerDone.
+func (p *Peer) writer() {
 	for {
-		select {
-		case <-p.wake:
-		case now := <-tick.C:
-			if now.Sub(lastPing) >= cfg.PingInterval {
-				lastPing = now
-				if err := p.conn.Ping(); err != nil {
-					p.fail("ping", err)
-					return
-				}
-			}
-			if now.Sub(time.Unix(0, p.lastWrite.Load())) >= cfg.KeepaliveInterval {
-				p.mu.Lock()
-				idle := len(p.queue) == 0 && !p.closing
-				p.mu.Unlock()
-				if idle && !p.write(keepaliveMessage) {
-					return
-				}
-			}
-			continue
-		}
 		p.mu.Lock()
-		batch, p.queue = p.queue, batch[:0]
-		p.queuedBytes = 0
+		batch := p.queue
+		p.queue, p.queuedBytes = nil, 0
 		closing, code, reason := p.closing, p.closeCode, p.closeReason
-		p.mu.Unlock()
-		if len(batch) > 0 && !p.write(batch...) {
+		ping, keepalive := p.pingDue, p.keepaliveDue
+		p.pingDue, p.keepaliveDue = false, false
+		if len(batch) == 0 && !closing && !ping && !keepalive {
+			p.writing = false
+			p.mu.Unlock()
 			return
 		}
-		clear(batch)
+		p.mu.Unlock()
+
+		if ping && !closing {
+			if err := p.conn.Ping(); err != nil {
+				p.fail("ping", err)
+				continue // closing now
+			}
+		}
+		if keepalive && len(batch) == 0 && !closing {
+			batch = append(batch, keepaliveMessage)
+		}
+		if len(batch) > 0 && !p.write(batch...) {
+			continue // closing now
+		}
 		if closing {
 			p.mu.Lock()
-			more := len(p.queue) > 0 && p.flush
-			p.mu.Unlock()
-			if more {
-				continue // messages queued while we wrote; wake is set
+			if len(p.queue) > 0 && p.flush {
+				p.mu.Unlock()
+				continue // queued while we wrote
 			}
+			p.finished, p.writing = true, false
+			p.mu.Unlock()
 			_ = p.conn.Close(code, reason)
+			close(p.writerDone)
 			return
 		}
 	}

@@ -148,8 +148,14 @@ func NewServer(cfg Config) (*Server, error) {
 		origins:  newOriginPolicy(cfg.AllowedOrigins),
 		conns:    &connLimiter{max: cfg.MaxConns, perIP: cfg.MaxConnsPerIP, byIP: map[string]int{}},
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  16 << 10,
-			WriteBufferSize: 16 << 10,
+			// Small per-connection buffers: most connections are idle most
+			// of the time, and both paths cope with large messages (reads
+			// of a big frame bypass the buffer; a frame is written from
+			// the caller's slice). Write buffers are pooled, held only
+			// while a frame is being written.
+			ReadBufferSize:  1 << 10,
+			WriteBufferSize: 4 << 10,
+			WriteBufferPool: &gosync.Pool{},
 			// The origin is checked before the upgrade (see websocket).
 			CheckOrigin: func(*http.Request) bool { return true },
 			Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
@@ -333,14 +339,23 @@ func (s *Server) websocket(c *gin.Context) {
 		jsonError(c, http.StatusServiceUnavailable, msg+"; try again later")
 		return
 	}
-	defer release()
 	ws, err := s.upgrader.Upgrade(sync.CorkingWriter(c.Writer), c.Request, nil)
 	if err != nil {
+		release()
 		return // the upgrader has answered
 	}
-	if err := s.hub.Serve(c.Request.Context(), name, sync.NewWSConn(ws, s.cfg.WS), acc); err != nil {
-		s.log.Warn().Str("doc", name).Str("remote", ip).Err(err).Msg("peer not served")
-	}
+	// The peer runs on a goroutine of its own and the handler returns:
+	// net/http keeps the request's buffers and the handler's deep stack
+	// alive for as long as the handler runs, several kilobytes per idle
+	// connection. The request's context ends with the handler, so the
+	// peer does not use it; Hub.Close ends peers.
+	conn := sync.NewWSConn(ws, s.cfg.WS)
+	go func() {
+		defer release()
+		if err := s.hub.Serve(context.Background(), name, conn, acc); err != nil {
+			s.log.Warn().Str("doc", name).Str("remote", ip).Err(err).Msg("peer not served")
+		}
+	}()
 }
 
 // decodeName percent-decodes a document name, keeping it as it is when it

@@ -23,7 +23,6 @@
 package crdt
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 
@@ -163,18 +162,15 @@ func updateLimit(n int) int { return 64*n + 1024 }
 // ApplyUpdate integrates a v1 update. The Doc keeps no reference to
 // update: callers may reuse the buffer.
 func (d *Doc) ApplyUpdate(update []byte) error {
-	// Decoded strings alias the buffer they come from; give them one the
-	// caller cannot overwrite.
-	update = bytes.Clone(update)
 	d.v1lib.Reset(update)
 	d.v1dec = updateDecoderV1{dsDecoderV1{d: &d.v1lib}}
+	defer d.v1lib.Reset(nil)
 	return d.applyUpdate(&d.v1dec, len(update))
 }
 
 // ApplyUpdateV2 integrates a v2 update. The Doc keeps no reference to
 // update.
 func (d *Doc) ApplyUpdateV2(update []byte) error {
-	update = bytes.Clone(update)
 	return d.applyUpdate(newUpdateDecoderV2(update), len(update))
 }
 
@@ -188,6 +184,7 @@ func (d *Doc) applyUpdate(dec updateDecoder, size int) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: delete set: %w", ErrMalformed, err)
 	}
+	ownStrings(refs)
 	n := 0
 	for _, r := range refs {
 		n += len(r.refs)
@@ -268,6 +265,7 @@ func (tx *Transaction) applyDecoded(refs map[uint64]*clientRefs, ds deleteSet, d
 		if err != nil {
 			return err
 		}
+		ownStrings(refs)
 		ds, order, err := readDeleteSetOrdered(dec, updateLimit(len(update)))
 		if err != nil {
 			return err

@@ -39,7 +39,7 @@ func (tx *Transaction) newLocalItem(left, right *item, parent *branch, sub *stri
 		it.flags |= flagRightOrigin
 	}
 	if sub != nil {
-		it.parentSub = *sub
+		it.parentSub = sub
 		it.flags |= flagParentSub
 	}
 	if c.countable() {

@@ -73,3 +73,42 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkLoadMemory loads each trace's final state, as a server loads a
+// stored document, and reports what the loaded Doc keeps alive: heap bytes
+// per byte of the v1 encoding it came from (heap/encoded) and per struct
+// in its store (heap/struct). The input buffer is the caller's and is not
+// counted; whatever the Doc retains of it is.
+func BenchmarkLoadMemory(b *testing.B) {
+	for _, tr := range loadTraces(b) {
+		src := NewDoc(Options{ClientID: 1})
+		replay(tr, src)
+		full := mustState(b, src)
+		src = nil
+		b.Run(tr.name, func(b *testing.B) {
+			var heap uint64
+			var structs int
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				before := liveHeap()
+				b.StartTimer()
+				d := NewDoc(Options{ClientID: 2})
+				if err := d.ApplyUpdate(full); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				heap = liveHeap() - before
+				structs = 0
+				for _, l := range d.store.clients {
+					structs += l.len()
+				}
+				runtime.KeepAlive(d)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(heap)/float64(len(full)), "heap/encoded")
+			b.ReportMetric(float64(heap)/float64(structs), "heap/struct")
+			b.ReportMetric(float64(structs), "structs")
+			b.ReportMetric(float64(len(full)), "encoded-bytes")
+		})
+	}
+}

@@ -230,8 +230,8 @@ func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
 	for ; i > 0; i-- {
 		left := structs[i-1]
 		if left.deleted() == right.deleted() && left.isGC() == right.isGC() && left.mergeWith(right) {
-			if right.has(flagParentSub) && right.parent.entries[right.parentSub] == right {
-				right.parent.entries[right.parentSub] = left
+			if right.has(flagParentSub) && right.parent.entries[*right.parentSub] == right {
+				right.parent.entries[*right.parentSub] = left
 			}
 			right = left
 			continue

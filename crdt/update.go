@@ -140,8 +140,10 @@ const bigRefs = 4096
 
 var refsPool gosync.Pool
 
-// release gives a large decode buffer back to the pool.
+// release gives a large decode buffer back to the pool, and drops the
+// decoded deletions, which would otherwise stay alive with an idle Doc.
 func (sc *decodeScratch) release() {
+	clear(sc.ds)
 	if cap(sc.refs) >= bigRefs {
 		clear(sc.refs[:cap(sc.refs)])
 		buf := sc.refs[:0]
@@ -256,6 +258,36 @@ func readClientsStructRefsInto(dec updateDecoder, d *Doc, limit int, sc *decodeS
 	return out, nil
 }
 
+// ownStrings moves the text of the string contents in refs, which alias
+// the update they were decoded from, into one buffer of exactly their
+// size. The Doc then keeps that rather than the update: a document's text
+// is a fraction of its encoding, which also holds IDs, origins and the
+// lengths of deleted content. It also frees the caller to reuse the update.
+func ownStrings(refs map[uint64]*clientRefs) {
+	n := 0
+	for _, cr := range refs {
+		for i := range cr.refs {
+			if c, ok := cr.refs[i].content.(*contentString); ok {
+				n += len(c.b)
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
+	buf := make([]byte, 0, n)
+	for _, cr := range refs {
+		for i := range cr.refs {
+			if c, ok := cr.refs[i].content.(*contentString); ok {
+				start := len(buf)
+				buf = append(buf, c.b...)
+				// Capped, so that a merge appending to it copies.
+				c.b = buf[start:len(buf):len(buf)]
+			}
+		}
+	}
+}
+
 // readStruct decodes the struct whose info byte was just read, for client
 // at clock. skipByRef follows the Doc reader of yjs, for which any info
 // with content ref 10 is a Skip; its lazy reader (merge, diff) takes only
@@ -342,11 +374,11 @@ func (r *structRef) getMissing(tx *Transaction, left, right **item, parent **bra
 	case parentNone:
 		if *left != nil {
 			*parent = (*left).parent
-			r.parentSub = (*left).parentSub
+			r.parentSub = (*left).sub()
 			r.flags = r.flags&^flagParentSub | (*left).flags&flagParentSub
 		} else if *right != nil {
 			*parent = (*right).parent
-			r.parentSub = (*right).parentSub
+			r.parentSub = (*right).sub()
 			r.flags = r.flags&^flagParentSub | (*right).flags&flagParentSub
 		}
 	case parentRoot:
@@ -379,9 +411,20 @@ func (tx *Transaction) integrateRef(r *structRef, offset uint64, left, right *it
 		origin:      r.origin,
 		rightOrigin: r.rightOrigin,
 		parent:      parent,
-		parentSub:   r.parentSub,
 		content:     r.content,
 		flags:       r.flags,
+	}
+	if r.has(flagParentSub) {
+		// The key came from a neighbour when the ref has one: share it.
+		switch {
+		case left != nil && left.parentSub != nil && *left.parentSub == r.parentSub:
+			it.parentSub = left.parentSub
+		case right != nil && right.parentSub != nil && *right.parentSub == r.parentSub:
+			it.parentSub = right.parentSub
+		default:
+			key := r.parentSub
+			it.parentSub = &key
+		}
 	}
 	if r.content.countable() {
 		it.flags |= flagCountable

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"slices"
+	gosync "sync"
 	"time"
 )
 
@@ -31,13 +32,43 @@ type awareness struct {
 	records    map[uint64]*awarenessRecord
 	timeout    time.Duration
 	maxClients int
+	// clocks mirrors every record's clock for the peers' readers.
+	clocks awarenessClocks
 }
 
 func newAwareness(timeout time.Duration, maxClients int) *awareness {
 	if timeout <= 0 {
 		timeout = DefaultAwarenessTimeout
 	}
-	return &awareness{records: map[uint64]*awarenessRecord{}, timeout: timeout, maxClients: maxClients}
+	return &awareness{records: map[uint64]*awarenessRecord{}, timeout: timeout, maxClients: maxClients,
+		clocks: awarenessClocks{m: map[uint64]uint64{}}}
+}
+
+// awarenessClocks lets a peer's reader drop, before they reach the
+// session, the awareness messages the table would ignore. A y-websocket
+// provider sends back every awareness change it receives, so in a room of
+// N peers each change comes back N-1 times; filtering those echoes on the
+// readers keeps the session's work linear in the room size. The session
+// writes it (under awareness's methods); readers only read.
+type awarenessClocks struct {
+	mu gosync.RWMutex
+	m  map[uint64]uint64
+}
+
+// stale reports whether every entry is one the table would ignore
+// whatever its state: a clock older than the known one, or the same clock
+// with a live state. (The same clock with null may remove a state; that
+// is left to the session.)
+func (c *awarenessClocks) stale(entries []AwarenessEntry) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, e := range entries {
+		known, ok := c.m[e.ClientID]
+		if !ok || e.Clock > known || (e.Clock == known && e.IsNull()) {
+			return false
+		}
+	}
+	return len(entries) > 0
 }
 
 // apply applies an awareness update that arrived from peer from, with
@@ -52,6 +83,7 @@ func newAwareness(timeout time.Duration, maxClients int) *awareness {
 // removal of a client that was never known (y-protocols announces neither).
 // clientsIgnored counts new clients refused because the table is full.
 func (a *awareness) apply(from *Peer, entries []AwarenessEntry, now time.Time) (changed []AwarenessEntry, clientsIgnored int) {
+	touched := false
 	for _, e := range entries {
 		rec, known := a.records[e.ClientID]
 		null := e.IsNull()
@@ -67,6 +99,7 @@ func (a *awareness) apply(from *Peer, entries []AwarenessEntry, now time.Time) (
 		if !accept {
 			continue
 		}
+		touched = true
 		if null {
 			if !known {
 				a.records[e.ClientID] = &awarenessRecord{clock: e.Clock, updated: now, owner: from}
@@ -87,6 +120,15 @@ func (a *awareness) apply(from *Peer, entries []AwarenessEntry, now time.Time) (
 		rec.clock, rec.updated, rec.owner = e.Clock, now, from
 		rec.state = append(rec.state[:0:0], e.State...)
 		changed = append(changed, AwarenessEntry{ClientID: e.ClientID, Clock: e.Clock, State: rec.state})
+	}
+	if touched {
+		a.clocks.mu.Lock()
+		for _, e := range entries {
+			if rec, ok := a.records[e.ClientID]; ok {
+				a.clocks.m[e.ClientID] = rec.clock
+			}
+		}
+		a.clocks.mu.Unlock()
 	}
 	return changed, clientsIgnored
 }
@@ -127,6 +169,9 @@ func (a *awareness) expire(now time.Time) []AwarenessEntry {
 		}
 		if rec.state == nil {
 			delete(a.records, id)
+			a.clocks.mu.Lock()
+			delete(a.clocks.m, id)
+			a.clocks.mu.Unlock()
 			continue
 		}
 		rec.state, rec.updated = nil, now

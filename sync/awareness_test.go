@@ -160,3 +160,43 @@ func TestAwarenessLimit(t *testing.T) {
 		t.Errorf("update of a known client: %q", got)
 	}
 }
+
+// TestAwarenessEchoFilter: the readers' mirror of the clocks calls stale
+// exactly the entries apply ignores.
+func TestAwarenessEchoFilter(t *testing.T) {
+	a := newAwareness(time.Minute, 0)
+	p := &Peer{}
+	now := time.Now()
+	a.apply(p, []AwarenessEntry{{ClientID: 1, Clock: 3, State: []byte(`{"x":1}`)}}, now)
+	tests := []struct {
+		name  string
+		entry AwarenessEntry
+		stale bool
+	}{
+		{"echo: same clock, live state", AwarenessEntry{ClientID: 1, Clock: 3, State: []byte(`{"x":1}`)}, true},
+		{"older clock", AwarenessEntry{ClientID: 1, Clock: 2, State: []byte(`{"x":0}`)}, true},
+		{"newer clock", AwarenessEntry{ClientID: 1, Clock: 4, State: []byte(`{"x":2}`)}, false},
+		{"same clock, removal", AwarenessEntry{ClientID: 1, Clock: 3, State: nullJSON}, false},
+		{"unknown client", AwarenessEntry{ClientID: 2, Clock: 1, State: []byte(`{}`)}, false},
+	}
+	for _, tt := range tests {
+		if got := a.clocks.stale([]AwarenessEntry{tt.entry}); got != tt.stale {
+			t.Errorf("%s: stale = %v, want %v", tt.name, got, tt.stale)
+		}
+		if tt.stale {
+			if changed, _ := a.apply(p, []AwarenessEntry{tt.entry}, now); len(changed) != 0 {
+				t.Errorf("%s: called stale but apply took it", tt.name)
+			}
+		}
+	}
+	// A stale entry beside a fresh one: the frame goes to the session.
+	if a.clocks.stale([]AwarenessEntry{{ClientID: 1, Clock: 3, State: []byte(`{}`)}, {ClientID: 9, Clock: 1, State: []byte(`{}`)}}) {
+		t.Error("a frame with a new client called stale")
+	}
+	// Expired tombstones leave the mirror with the table.
+	a.expire(now.Add(2 * time.Minute))
+	a.expire(now.Add(4 * time.Minute))
+	if len(a.clocks.m) != 0 || len(a.records) != 0 {
+		t.Errorf("after expiry: %d clocks, %d records", len(a.clocks.m), len(a.records))
+	}
+}

@@ -59,8 +59,10 @@ type Config struct {
 	OutboxMessages int
 	OutboxBytes    int
 	// InboxSize is the capacity of a session's inbox; MaxBatch the most
-	// events handled (and persisted in one Append) at once. Defaults 256
-	// and 256.
+	// events handled (and persisted in one Append) at once. Defaults 128
+	// and 256. The inbox is allocated whole with the session, so it is
+	// kept modest: a reader that finds it full waits, which slows that
+	// connection, not the session.
 	InboxSize int
 	MaxBatch  int
 	// PingInterval is how often peers are pinged; KeepaliveInterval how
@@ -124,7 +126,7 @@ const (
 	DefaultGrace               = 30 * time.Second
 	DefaultOutboxMessages      = 1024
 	DefaultOutboxBytes         = 4 << 20
-	DefaultInboxSize           = 256
+	DefaultInboxSize           = 128
 	DefaultMaxBatch            = 256
 	DefaultPingInterval        = 15 * time.Second
 	DefaultKeepaliveInterval   = 15 * time.Second
@@ -494,11 +496,30 @@ func (p *Peer) readLoop(ctx context.Context, s *Session) {
 			p.close(ClosePolicy, "rate limit exceeded", false)
 			return
 		}
+		if echoes(msgs, &s.aw.clocks) {
+			continue
+		}
 		if err := s.post(ctx, event{kind: evFrame, peer: p, msgs: msgs}); err != nil {
 			p.close(CloseGoingAway, "document closed", true)
 			return
 		}
 	}
+}
+
+// echoes reports whether a frame holds only awareness updates the
+// session would ignore (see awarenessClocks). Those are dropped on the
+// reader; anything else, malformed input included, goes to the session.
+func echoes(msgs []Message, clocks *awarenessClocks) bool {
+	for _, m := range msgs {
+		if m.Type != MsgAwareness {
+			return false
+		}
+		entries, err := DecodeAwarenessUpdate(m.Payload)
+		if err != nil || !clocks.stale(entries) {
+			return false
+		}
+	}
+	return true
 }
 
 // do runs r in the session of name, retrying on a fresh session when the

@@ -185,7 +185,7 @@ func (s *Session) run() {
 	grace := time.NewTimer(cfg.Grace)
 	graceArmed := true
 	defer grace.Stop()
-	batch := make([]event, 0, cfg.MaxBatch)
+	var batch []event // grows with use: an idle session holds no batch buffer
 	activity := false
 
 	for {
@@ -235,7 +235,7 @@ func (s *Session) run() {
 		case <-s.stop:
 			// Hub.Close: take what is already queued, make it durable,
 			// then close every peer (after flushing its outbox).
-			for n := len(s.inbox); n > 0 && len(batch) < cap(batch); n-- {
+			for n := len(s.inbox); n > 0 && len(batch) < cfg.MaxBatch; n-- {
 				batch = append(batch, <-s.inbox)
 			}
 			if len(batch) > 0 {

@@ -152,3 +152,8 @@ export const prng = seed => () => {
 /** JSON with object keys sorted, to compare documents whatever the order in which keys were set. */
 export const canon = v => JSON.stringify(v, (_, x) =>
   x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) : x)
+
+// A test that fails before stopping its server would otherwise keep the
+// file's process alive (the server's stderr pipe) until the runner's
+// timeout: kill whatever is still running once the file's tests are done.
+after(() => { for (const s of servers) s.proc.kill('SIGKILL') })

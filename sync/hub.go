@@ -514,7 +514,7 @@ func echoes(msgs []Message, clocks *awarenessClocks) bool {
 		if m.Type != MsgAwareness {
 			return false
 		}
-		entries, err := DecodeAwarenessUpdate(m.Payload)
+		entries, err := decodeAwareness(m.Payload, false)
 		if err != nil || !clocks.stale(entries) {
 			return false
 		}

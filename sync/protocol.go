@@ -210,6 +210,14 @@ var nullJSON = []byte("null")
 // The JSON must be valid (y-protocols JSON.parses it and would throw).
 // State slices alias update.
 func DecodeAwarenessUpdate(update []byte) ([]AwarenessEntry, error) {
+	return decodeAwareness(update, true)
+}
+
+// decodeAwareness is DecodeAwarenessUpdate, checking the JSON of each
+// state only if validate is set: the echo filter looks at clocks alone,
+// and whatever it lets through is decoded again, validated, by the
+// session.
+func decodeAwareness(update []byte, validate bool) ([]AwarenessEntry, error) {
 	d := lib0.NewDecoder(update)
 	n := d.ReadVarUint()
 	// Each entry takes at least 3 bytes; check before allocating.
@@ -222,7 +230,7 @@ func DecodeAwarenessUpdate(update []byte) ([]AwarenessEntry, error) {
 		e.ClientID = d.ReadVarUint()
 		e.Clock = d.ReadVarUint()
 		e.State = d.ReadVarStringBytes()
-		if d.Err() == nil && !json.Valid(e.State) {
+		if validate && d.Err() == nil && !json.Valid(e.State) {
 			return nil, fmt.Errorf("%w: awareness state of client %d is not JSON", ErrMalformed, e.ClientID)
 		}
 		entries = append(entries, e)

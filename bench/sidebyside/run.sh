@@ -23,7 +23,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SBS_SCRATCH:-${TMPDIR:-/tmp}/quire-sidebyside}
 ROUNDS=3
-CASES="room room-5x room-echo docs idle catchup-1k catchup-100k join-storm join-storm-ob"
+CASES="room room-2x room-5x room-echo docs idle catchup-1k catchup-100k join-storm join-storm-ob"
 QUICK=0
 QUIRE_ARGS=""
 WRITE_DOCS=0
@@ -131,13 +131,16 @@ case_quire_args() {
 # awareness echo is off, as HocuspocusProvider does, so that every server
 # gets the same load. room-echo: the y-websocket provider's behaviour (it
 # re-sends every awareness change it receives), for the two y-websocket
-# servers. room-5x: quire alone at five times the rate.
+# servers. room-2x: quire and Hocuspocus at twice the rate (to bracket the
+# rate where Hocuspocus's p99 reaches 100 ms); room-5x: quire alone at five
+# times the rate.
 D_ROOM=15s; D_DOCS=10s; HOLD=15s; IDLE=10000; DOCS=1000; STORM=200; OFFLINE=100000
 if [ "$QUICK" = 1 ]; then D_ROOM=5s; D_DOCS=5s; HOLD=5s; IDLE=500; DOCS=50; STORM=20; OFFLINE=10000; fi
 case_servers() {
 	case "$1" in
 	room-5x|join-storm-ob) echo "quire" ;;
 	room-echo) echo "quire ywebsocket" ;;
+	room-2x) echo "quire hocuspocus" ;;
 	*) echo "quire ywebsocket hocuspocus" ;;
 	esac
 }
@@ -145,6 +148,7 @@ case_args() {
 	case "$1" in
 	room) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo off --drain 15s" ;;
 	room-5x) echo "room --editors 250 --rate $(awk "BEGIN{print 5*$RATE}") --duration $D_ROOM --awareness-echo off --drain 15s" ;;
+	room-2x) echo "room --editors 250 --rate $(awk "BEGIN{print 2*$RATE}") --duration $D_ROOM --awareness-echo off --drain 15s" ;;
 	room-echo) echo "room --editors 250 --rate $RATE --duration $D_ROOM --awareness-echo on --drain 15s" ;;
 	docs) echo "docs --docs $DOCS --rate 1 --duration $D_DOCS --drain 15s --verify-docs 50" ;;
 	idle) echo "idle --conns $IDLE --idle-docs 100 --hold $HOLD" ;;

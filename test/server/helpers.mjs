@@ -155,5 +155,6 @@ export const canon = v => JSON.stringify(v, (_, x) =>
 
 // A test that fails before stopping its server would otherwise keep the
 // file's process alive (the server's stderr pipe) until the runner's
-// timeout: kill whatever is still running once the file's tests are done.
-after(() => { for (const s of servers) s.proc.kill('SIGKILL') })
+// timeout: once the file's tests are done, whatever still runs 10 s later
+// (time for a file's own after hooks to stop their servers) is killed.
+after(() => { setTimeout(() => { for (const s of servers) s.proc.kill('SIGKILL') }, 10_000).unref() })

@@ -17,6 +17,7 @@
 //	PUT    /api/v1/docs/<name>                    import: text/plain, text/markdown, application/octet-stream (a Yjs update)
 //	POST   /api/v1/docs/<name>/updates            apply a binary Yjs v1 update
 //	POST   /api/v1/docs/<name>/compact            fold the update log into the snapshot now
+//	OPTIONS /api/v1/docs[/...]                    CORS preflight
 //	GET    /healthz, /readyz, /metrics
 //	GET    /, /d/<name>, /admin                   pages (package ui)
 //
@@ -28,6 +29,20 @@
 // verbatim. In the REST API the name is one path segment, so a slash in a
 // name is written %2F there. Query parameters (y-websocket's params) are
 // not part of the name.
+//
+// # Security
+//
+// With Config.Auth set every WebSocket and /api/v1 request needs a JSON
+// Web Token (?token= or Authorization: Bearer; see Auth for the claims):
+// none or an invalid one is answered 401, one that does not allow the
+// request 403, both before any upgrade. Reads need the document in the
+// token's docs, writes mode "write" too, DELETE, compact, /admin and
+// /metrics an admin token; the list shows the documents the token opens.
+// Browser requests from origins other than the server's own and
+// Config.AllowedOrigins are refused with 403 (WebSockets before the
+// upgrade; the REST API answers CORS for the allowed ones). WebSockets
+// past Config.MaxConns or MaxConnsPerIP are answered 503. Document names
+// follow the rules of checkName (400 otherwise).
 package web
 
 import (

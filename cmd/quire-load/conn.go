@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	stdsync "sync"
@@ -270,6 +269,3 @@ func (c *conn) close() {
 	c.wmu.Unlock()
 	_ = c.ws.Close()
 }
-
-// discard reads and drops frames until the connection ends.
-func discard(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

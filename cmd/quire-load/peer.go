@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strconv"
 	stdsync "sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/quirehq/quire/crdt"
 	ysync "github.com/quirehq/quire/sync"
@@ -394,9 +391,4 @@ func (p *peer) sendAndAck(ctx context.Context, update []byte) error {
 		}
 	}
 	return fmt.Errorf("update not acknowledged: %w", ctx.Err())
-}
-
-func isClosed(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce) || errors.Is(err, net.ErrClosed)
 }

@@ -174,7 +174,10 @@ for r in $(seq "$ROUNDS"); do
 			s=${servers[$(((k + r - 1) % n))]}
 			id="r$r-$c-$s"
 			QUIRE_ARGS=$(case_quire_args "$c")
-			start_server "$s" "$id"
+			if ! start_server "$s" "$id"; then
+				stop_server
+				continue
+			fi
 			echo "== round $r/$ROUNDS  $c  $s  (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 			# shellcheck disable=SC2046
 			# 32 source addresses: quire admits 500 connections per client address by default.

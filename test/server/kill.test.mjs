@@ -10,22 +10,26 @@
 // clients are disconnected before the new server starts, so that what the
 // new server has comes from the disk alone; the REST export is then checked
 // for every token confirmed so far (present exactly once), and only then
-// do the clients reconnect and upload what the server never got.
+// do the clients reconnect and upload what the server never got. Logs are
+// compacted every 50 entries, so that kills also hit compactions.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { Server, until, sleep, prng, tempDir, closeAll } from './helpers.mjs'
-import { tappedConnect, TokenWriter, tokensOf, countTokens } from './load.mjs'
+import { tappedConnect, TokenWriter, tokensOf, countTokens, readMetrics } from './load.mjs'
 
 const SEED = Number(process.env.QUIRE_E2E_SEED || 1)
 const KILLS = Number(process.env.QUIRE_KILLS || 20)
 const DOCS = ['kill-a', 'kill-b']
 const PER_DOC = 3
+// Compact a document's log every 50 entries (default 500), so that kills
+// also land during and around compactions.
+const ARGS = ['--compact-log-count', '50']
 
 test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`, { timeout: 170_000 }, async t => {
   const rnd = prng(SEED)
   const data = path.join(tempDir(), 'quire.db')
-  let server = await Server.start({ data })
+  let server = await Server.start({ data, args: ARGS })
   const addr = server.addr
   const clients = []
   // Tokens the server has sent to some client of the room, at any time.
@@ -51,20 +55,21 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     }
   })
 
-  const stats = { kills: 0, lostAfterKill: 0, doubledAfterKill: 0, confirmedAtKill: [], checkedAtKill: 0 }
+  const stats = { compactions: 0, kills: 0, lostAfterKill: 0, doubledAfterKill: 0, confirmedAtKill: [], checkedAtKill: 0 }
   for (let k = 0; k < KILLS; k++) {
     // A random moment: mostly after some editing, sometimes while the
     // clients are still reconnecting and resyncing.
     const early = rnd() < 0.25
     if (!early) await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to resync')
     await sleep(early ? Math.floor(rnd() * 60) : 150 + Math.floor(rnd() * 500))
+    stats.compactions += (await readMetrics(server)).get('quire_compactions_total')
     const { signal } = await server.stop('SIGKILL')
     assert.equal(signal, 'SIGKILL')
     stats.kills++
     for (const c of clients) c.provider.disconnect()
     const confirmedNow = Object.fromEntries(DOCS.map(room => [room, new Set(confirmed[room])]))
 
-    server = await Server.start({ data, addr })
+    server = await Server.start({ data, addr, args: ARGS })
     for (const room of DOCS) {
       const res = await server.fetch(`/api/v1/docs/${room}/export?format=text&field=text`)
       const counts = res.status === 404 ? new Map() : countTokens(res.text)
@@ -106,6 +111,7 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     confirmedAtLastKill: stats.confirmedAtKill.at(-1),
     confirmedEnd,
     confirmedChecksAfterKills: stats.checkedAtKill,
+    compactionsSeen: stats.compactions,
     lost: stats.lostAfterKill,
     doubled: stats.doubledAfterKill
   }

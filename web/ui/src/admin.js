@@ -1,6 +1,6 @@
 // The dashboard, /admin: live figures read from /metrics (Prometheus text),
 // the documents with their peers, and actions on them.
-import { h, getJSON, apiURL, docURL, formatBytes, formatAgo, formatTime, every, announce } from './util.js'
+import { h, getJSON, apiFetch, apiURL, docURL, formatBytes, formatAgo, formatTime, every, announce } from './util.js'
 
 const REFRESH_MS = 3000
 
@@ -41,7 +41,7 @@ export async function mount (main) {
   // only is a 405, on no route a 404.
   let compactSupported = false
   try {
-    const res = await fetch(apiURL('-', 'compact'), { cache: 'no-store' })
+    const res = await apiFetch(apiURL('-', 'compact'), { cache: 'no-store' })
     compactSupported = res.status === 405
   } catch {}
   compactNote.hidden = compactSupported
@@ -49,7 +49,7 @@ export async function mount (main) {
   async function refreshFigures () {
     let text
     try {
-      const res = await fetch('/metrics', { cache: 'no-store' })
+      const res = await apiFetch('/metrics', { cache: 'no-store' })
       if (!res.ok) throw new Error(res.status === 404 ? 'this server does not export metrics' : res.status + ' ' + res.statusText)
       text = await res.text()
     } catch (err) {
@@ -139,7 +139,7 @@ export async function mount (main) {
 
   async function doCompact (name) {
     try {
-      const res = await fetch(apiURL(name, 'compact'), { method: 'POST' })
+      const res = await apiFetch(apiURL(name, 'compact'), { method: 'POST' })
       if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || res.statusText)
       announce(live, `Compacted ${name}.`)
     } catch (err) {

@@ -13,7 +13,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 
-import { h, apiURL, nameFromPath, httpError, announce } from './util.js'
+import { h, apiURL, apiFetch, nameFromPath, httpError, announce, token, tokenClaims } from './util.js'
 import { loadUser, saveUser, textOn, COLOURS } from './user.js'
 import { Pending, watchServer } from './pending.js'
 
@@ -25,6 +25,8 @@ const CODE_FIELD = 'codemirror'
 
 /** CLOSE_DELETED is the close code quire sends when a document is deleted. */
 const CLOSE_DELETED = 4410
+/** CLOSE_AUTH_EXPIRED: the access token lapsed (the client does not retry). */
+const CLOSE_AUTH_EXPIRED = 4401
 
 export async function mount (main) {
   const name = nameFromPath(location.pathname)
@@ -36,6 +38,7 @@ export async function mount (main) {
   const wsBase = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws'
   const provider = new WebsocketProvider(wsBase, encodeURIComponent(name), doc, {
     connect: navigator.onLine,
+    params: token ? { token } : {},
     maxBackoffTime: 5000
   })
   const pending = new Pending(doc, name, (origin) => origin !== provider && origin !== idb)
@@ -92,6 +95,14 @@ export async function mount (main) {
   } else {
     const { createCode } = await import('./code.js')
     binding = createCode(editorHost, doc, provider, user)
+  }
+
+  // A read-only token: the server refuses this page's edits, so it does
+  // not offer them.
+  const claims = tokenClaims()
+  if (claims && claims.mode !== 'write' && !claims.admin) {
+    binding.setEditable(false)
+    showNotice(notice, 'Read only: your access token lets you read this document, not change it.')
   }
 
   // ---- you
@@ -174,6 +185,9 @@ export async function mount (main) {
       showNotice(notice, 'This document was deleted on the server. ',
         h('a', { href: location.pathname, onclick: () => location.reload() }, 'Start it again'), ' or ',
         h('a', { href: '/' }, 'go to the documents'), '.')
+    } else if (code === CLOSE_AUTH_EXPIRED) {
+      binding.setEditable(false)
+      showNotice(notice, 'Your access to this document has expired: open it again with a new link or token.')
     } else {
       showNotice(notice, `The server closed this document (${code}${reason ? ': ' + reason : ''}). `,
         h('button', { type: 'button', onclick: () => { notice.hidden = true; provider.connect() } }, 'Try again'))
@@ -246,7 +260,7 @@ function downloadLink (name, format, field, label, ext, live) {
   a.addEventListener('click', async (e) => {
     e.preventDefault()
     try {
-      const res = await fetch(href, { cache: 'no-store' })
+      const res = await apiFetch(href, { cache: 'no-store' })
       if (!res.ok) {
         const err = await httpError(res)
         throw new Error(res.status === 404 ? 'nothing is saved yet: type something first' : err.message)

@@ -1,12 +1,21 @@
 // quire's pages are one shell (index.html); the path picks the page.
 import './style.css'
+import { token } from './util.js'
 
 const main = document.getElementById('main')
 const path = location.pathname
 
 function markNav (href) {
   for (const a of document.querySelectorAll('header nav a')) {
-    if (a.getAttribute('href') === href) a.setAttribute('aria-current', 'page')
+    if (new URL(a.href).pathname === href) a.setAttribute('aria-current', 'page')
+  }
+}
+
+// With authentication on, the dashboard's page itself needs the (admin)
+// token in its URL; the other pages find it in sessionStorage.
+if (token) {
+  for (const a of document.querySelectorAll('header nav a[href="/admin"]')) {
+    a.href = '/admin?token=' + encodeURIComponent(token)
   }
 }
 

@@ -54,9 +54,44 @@ export function validName (name) {
   return ''
 }
 
+const TOKEN_KEY = 'quire:token'
+
+/**
+ * token is the access token the page was opened with (?token=, when the
+ * server wants one), kept in sessionStorage for the tab's other pages;
+ * '' without one.
+ */
+export const token = (() => {
+  let t = ''
+  try {
+    t = new URLSearchParams(location.search).get('token') || ''
+    if (t) sessionStorage.setItem(TOKEN_KEY, t)
+    else t = sessionStorage.getItem(TOKEN_KEY) || ''
+  } catch {}
+  return t
+})()
+
+/** tokenClaims reads the token's claims (not verifying it: the server does). */
+export function tokenClaims () {
+  try {
+    const b64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))))
+  } catch {
+    return null
+  }
+}
+
+/** apiFetch is fetch with the page's token, if any, as Authorization: Bearer. */
+export function apiFetch (url, init = {}) {
+  if (!token) return fetch(url, init)
+  const headers = new Headers(init.headers)
+  headers.set('Authorization', 'Bearer ' + token)
+  return fetch(url, { ...init, headers })
+}
+
 /** getJSON fetches JSON, throwing an Error with the server's message. */
 export async function getJSON (url, init) {
-  const res = await fetch(url, { cache: 'no-store', ...init })
+  const res = await apiFetch(url, { cache: 'no-store', ...init })
   if (!res.ok) throw await httpError(res)
   return res.status === 204 ? null : res.json()
 }

@@ -77,16 +77,73 @@ func (t *target) restURL(doc string) string {
 	return u + "/api/v1/docs/" + doc + "/export?format=text"
 }
 
-func (t *target) dialer() *websocket.Dialer {
+// corkConn lets the writer goroutine put several frames into one write:
+// while corked, writes are buffered; uncork writes them at once (and sets
+// the write deadline once, not once per frame as gorilla would).
+type corkConn struct {
+	net.Conn
+	mu     stdsync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// SetWriteDeadline is gorilla's per-frame call; uncork sets the deadline.
+func (c *corkConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+func (c *corkConn) uncork(timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	if timeout > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > 64<<10 {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}
+
+func (t *target) dialer(cc **corkConn) *websocket.Dialer {
 	d := &websocket.Dialer{
 		HandshakeTimeout: 30 * time.Second,
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 	}
+	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if len(t.srcIPs) > 0 {
 		ip := t.srcIPs[t.next.Add(1)%uint64(len(t.srcIPs))]
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		nd.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		*cc = &corkConn{Conn: c}
+		return *cc, nil
 	}
 	return d
 }
@@ -105,41 +162,96 @@ type conn struct {
 	doc    string
 	prefix []byte // Hocuspocus: varString(doc)
 
-	wmu  stdsync.Mutex
-	wbuf []byte
+	cork *corkConn
+	out  chan []byte // frames for the writer goroutine
+	quit chan struct{}
+	werr atomic.Value // the writer's error
 	rbuf bytes.Buffer
 
 	framesIn, bytesIn, framesOut, bytesOut atomic.Int64
 }
 
 func dial(ctx context.Context, t *target, doc string) (*conn, error) {
-	ws, _, err := t.dialer().DialContext(ctx, t.docURL(doc), nil)
+	var cc *corkConn
+	ws, _, err := t.dialer(&cc).DialContext(ctx, t.docURL(doc), nil)
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(256 << 20)
-	c := &conn{t: t, ws: ws, doc: doc}
+	c := &conn{t: t, ws: ws, doc: doc, cork: cc, out: make(chan []byte, 1024), quit: make(chan struct{})}
 	if t.env == envHP {
 		var e lib0.Encoder
 		e.WriteVarString(doc)
 		c.prefix = e.Bytes()
 	}
+	go c.writer()
 	return c, nil
 }
 
-// send writes one message (already y-protocols encoded) as one frame,
-// adding the envelope.
+var errConnClosed = errors.New("connection closed")
+
+// send queues one message (already y-protocols encoded) to be written as
+// one frame, with the envelope. Like a browser's WebSocket.send it does
+// not wait for the write, so a reader answering a message never stalls;
+// it blocks only when 1024 frames are already queued.
 func (c *conn) send(m []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	b := append(append(c.wbuf[:0], c.prefix...), m...)
-	c.wbuf = b[:0]
-	if c.t.wtimeout > 0 {
-		_ = c.ws.SetWriteDeadline(time.Now().Add(c.t.wtimeout))
+	b := make([]byte, 0, len(c.prefix)+len(m))
+	b = append(append(b, c.prefix...), m...)
+	return c.queue(b)
+}
+
+func (c *conn) queue(b []byte) error {
+	if e := c.werr.Load(); e != nil {
+		return e.(error)
 	}
-	c.framesOut.Add(1)
-	c.bytesOut.Add(int64(len(b)))
-	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+	select {
+	case c.out <- b:
+		return nil
+	case <-c.quit:
+		return errConnClosed
+	}
+}
+
+// writer writes the queued frames, as many as are waiting in one write.
+func (c *conn) writer() {
+	for {
+		var b []byte
+		select {
+		case b = <-c.out:
+		case <-c.quit:
+			return
+		}
+		c.cork.cork()
+		n := 0
+		var err error
+		for {
+			c.framesOut.Add(1)
+			c.bytesOut.Add(int64(len(b)))
+			if err = c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+				break
+			}
+			n += len(b)
+			if n > 256<<10 {
+				break
+			}
+			select {
+			case b = <-c.out:
+				continue
+			default:
+			}
+			break
+		}
+		if err == nil {
+			err = c.cork.uncork(c.t.wtimeout)
+		} else {
+			_ = c.cork.uncork(c.t.wtimeout)
+		}
+		if err != nil {
+			c.werr.Store(err)
+			_ = c.ws.Close()
+			return
+		}
+	}
 }
 
 // hello sends what a provider sends on open: Hocuspocus's auth token
@@ -257,15 +369,15 @@ func (c *conn) parseFrame(frame []byte, f func(m msg) error) error {
 	return nil
 }
 
-func (c *conn) sendRaw(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.ws.WriteMessage(websocket.BinaryMessage, b)
-}
+func (c *conn) sendRaw(b []byte) error { return c.queue(append([]byte(nil), b...)) }
 
 func (c *conn) close() {
-	c.wmu.Lock()
+	select {
+	case <-c.quit:
+		return
+	default:
+		close(c.quit)
+	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	c.wmu.Unlock()
 	_ = c.ws.Close()
 }

@@ -112,6 +112,7 @@ type Session struct {
 	doc         *crdt.Doc
 	cold        []byte
 	coldSV      []byte
+	full        []byte // the hot doc's whole state, encoded, until it changes
 	lastUse     time.Time // of the hot doc
 	aw          *awareness
 	peers       map[*Peer]struct{}
@@ -315,7 +316,7 @@ func (s *Session) hot() (*crdt.Doc, error) {
 // smaller (docs/benchmarks.md). A state that cannot be encoded keeps the
 // replica.
 func (s *Session) hibernate() {
-	snap, err := s.doc.EncodeStateAsUpdate(nil)
+	snap, err := s.fullState()
 	if err != nil {
 		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode for hibernation failed; staying awake")
 		s.lastUse = time.Now()
@@ -323,7 +324,7 @@ func (s *Session) hibernate() {
 	}
 	s.coldSV = s.doc.EncodeStateVector()
 	s.cold = snap
-	s.doc = nil
+	s.doc, s.full = nil, nil
 	s.hub.counters.hibernating.Add(1)
 	s.hub.log.Debug().Str("doc", s.name).Int("bytes", len(snap)).Msg("hibernating")
 }
@@ -342,6 +343,11 @@ func (s *Session) stateVector() []byte {
 func (s *Session) diff(sv []byte) ([]byte, error) {
 	if s.doc != nil {
 		s.lastUse = time.Now()
+		if len(sv) == 1 && sv[0] == 0 {
+			// A new client. When many open a large document at once,
+			// they share one encoding.
+			return s.fullState()
+		}
 		return s.doc.EncodeStateAsUpdate(sv)
 	}
 	if _, err := crdt.DecodeStateVector(sv); err != nil {
@@ -351,6 +357,18 @@ func (s *Session) diff(sv []byte) ([]byte, error) {
 		return s.cold, nil
 	}
 	return crdt.DiffUpdate(s.cold, sv)
+}
+
+// fullState encodes the hot document's whole state, once per change.
+func (s *Session) fullState() ([]byte, error) {
+	if s.full == nil {
+		u, err := s.doc.EncodeStateAsUpdate(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.full = u
+	}
+	return s.full, nil
 }
 
 // process handles one batch of events and makes it durable. It reports
@@ -499,6 +517,7 @@ func (s *Session) apply(u []byte) error {
 		return s.fail(err)
 	}
 	s.emitted = s.emitted[:0]
+	s.full = nil
 	pending0 := doc.PendingSize()
 	t0 := time.Now()
 	err = doc.ApplyUpdate(u)
@@ -634,6 +653,7 @@ func (s *Session) request(r *request) {
 			break
 		}
 		s.emitted = s.emitted[:0]
+		s.full = nil
 		doc.Transact(func() { r.err = s.call(r.fn, true) })
 		s.emitChanges()
 	case reqCompact:
@@ -783,7 +803,7 @@ func (s *Session) maybeCompact() {
 func (s *Session) startCompaction(waiters []*request) {
 	snap, err := s.cold, error(nil)
 	if s.doc != nil {
-		snap, err = s.doc.EncodeStateAsUpdate(nil)
+		snap, err = s.fullState()
 	}
 	if err != nil {
 		s.hub.metrics.Error(ErrKindCompact)

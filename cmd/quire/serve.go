@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -233,7 +234,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"rate-burst-messages": float64(o.rateBurstMessages), "rate-bytes": o.rateBytes,
 		"rate-burst-bytes": float64(o.rateBurstBytes),
 	} {
-		if v <= 0 {
+		if !(v > 0) || math.IsInf(v, 0) {
 			return o, usageErr("--%s %v: want a positive number", name, v)
 		}
 	}

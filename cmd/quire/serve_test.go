@@ -243,6 +243,8 @@ func TestParseServe(t *testing.T) {
 		{nil, []string{"QUIRE_HIBERNATE_AFTER", "10"}, "QUIRE_HIBERNATE_AFTER"},
 		{[]string{"--allowed-origins", "example.com"}, nil, "allowed-origins"},
 		{[]string{"--rate-messages", "0"}, nil, "rate-messages"},
+		{[]string{"--rate-bytes", "NaN"}, nil, "rate-bytes"},
+		{nil, []string{"QUIRE_RATE_MESSAGES", "+Inf"}, "rate-messages"},
 		{[]string{"--max-doc-bytes", "-5"}, nil, "max-doc-bytes"},
 		{[]string{"--no-such-flag"}, nil, "no-such-flag"},
 	} {

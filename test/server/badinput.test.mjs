@@ -17,7 +17,12 @@ import * as encoding from 'lib0/encoding'
 const ROOM = 'attacked'
 const MAX_FRAME = 1 << 20
 const ROUNDS = 15
-const P99_BOUND_MS = 500
+// Bounds on the honest clients' round trip during the attack: a session
+// that stalled or restarted on bad input would show as a pause of seconds
+// or a disconnect; the p99 bound is loose because this 2-core machine is
+// shared with other work.
+const P50_BOUND_MS = 100
+const P99_BOUND_MS = 1000
 
 // An update inserting EVIL into the text the honest clients edit, and a
 // state for a fake awareness client: if any part of a rejected message were
@@ -132,6 +137,7 @@ test('bad input closes the attacker only; honest clients keep editing at speed',
   assert.deepEqual(statuses, [], 'the honest clients were never disconnected')
   assert.deepEqual([a.closes, b.closes], [[], []])
   assert.ok(times.length >= 15, `the honest clients kept editing (${times.length} round trips)`)
+  assert.ok(quantile(times, 0.5) < P50_BOUND_MS, `median round trip during the attack: ${summary.roundTrips.p50} ms`)
   assert.ok(quantile(times, 0.99) < P99_BOUND_MS, `p99 round trip during the attack: ${summary.roundTrips.p99} ms`)
   assert.deepEqual(json, a.doc.toJSON(), 'the server has exactly what the honest clients have')
   assert.deepEqual(Object.keys(json).sort(), ['rtt', 'text'])

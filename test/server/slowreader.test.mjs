@@ -4,7 +4,7 @@
 //
 // A raw client joins the document and then never reads again (its socket
 // is paused, so TCP backpressure fills the kernel buffers and then the
-// server's outbox for it). A y-websocket client writes 16 KiB map values
+// server's outbox for it). A y-websocket client writes 64 KiB map values
 // into the same document as fast as the server echoes them, which is what
 // stuffs the slow peer; two more y-websocket clients edit the text and
 // measure their round trip (a's insert seen by b) the whole time.
@@ -15,7 +15,13 @@ import { Server, until, sleep, tempDir, closeAll, synced } from './helpers.mjs'
 import { tappedConnect, rawClient, readMetrics, roundTrips, quantile, msgStep1, EMPTY_SV } from './load.mjs'
 
 const ROOM = 'slow'
-const P99_BOUND_MS = 500
+// Bounds on the reading clients' round trip while the slow peer is
+// stuffed. A session that waited for the slow peer would stall them for
+// seconds (a write to it times out after 10 s), which both bounds catch;
+// the p99 bound is loose because this 2-core machine is shared with other
+// work: one full run of the suite measured a p99 of 460 ms (median 5 ms).
+const P50_BOUND_MS = 100
+const P99_BOUND_MS = 1000
 const OUTBOX_BYTES = 1 << 20
 
 test('a peer that never reads is closed (1013); the others keep a low round trip', { timeout: 90_000 }, async t => {
@@ -36,12 +42,12 @@ test('a peer that never reads is closed (1013); the others keep a low round trip
   slow.pause() // from here on it reads nothing
   slow.on('error', () => {})
 
-  // The stuffing: 16 KiB values, one at a time, each as soon as the
+  // The stuffing: 64 KiB values, one at a time, each as soon as the
   // previous reached a, so that the server is not flooded by the writer
   // itself.
   let stuffing = true
   let stuffed = 0
-  const blob = 'x'.repeat(16 << 10)
+  const blob = 'x'.repeat(64 << 10)
   const writer = (async () => {
     const m = bulk.doc.getMap('bulk')
     while (stuffing) {
@@ -81,6 +87,7 @@ test('a peer that never reads is closed (1013); the others keep a low round trip
   assert.equal(logged.length, 1, 'one "outbox overflow" log line')
   assert.deepEqual([a, b, bulk].map(c => c.closes), [[], [], []], 'the reading clients were never disconnected')
   assert.ok(times.length >= 20, `round trips kept happening (${times.length})`)
+  assert.ok(quantile(times, 0.5) < P50_BOUND_MS, `median round trip ${summary.stuffed.p50} ms while the slow peer was stuffed`)
   assert.ok(quantile(times, 0.99) < P99_BOUND_MS, `p99 round trip ${summary.stuffed.p99} ms while the slow peer was stuffed`)
   assert.equal(code, 1013, `the slow peer's close code (reason ${JSON.stringify(reason)})`)
 

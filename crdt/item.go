@@ -262,7 +262,12 @@ func (it *item) gc(store *structStore, parentGCd bool) {
 		*it = item{id: it.id, length: it.length, flags: flagGC | flagDeleted}
 		return
 	}
-	it.content = &contentDeleted{it.length}
+	if _, ok := it.content.(*contentDeleted); !ok {
+		// Deleted content that arrived deleted already is what yjs would
+		// put in its place; replacing it cost a load one allocation per
+		// deleted struct.
+		it.content = &contentDeleted{it.length}
+	}
 }
 
 // mergeWith appends right to it when both are one run of content.

@@ -193,6 +193,19 @@ func (c *WSConn) WriteFrames(frames [][]byte) error {
 	}
 	cc.cork()
 	for _, f := range frames {
+		if len(f) > corkMaxFrame {
+			// A large frame (a document's step 2) goes out from its own
+			// slice, shared by every peer it is sent to, rather than be
+			// copied into each one's buffer.
+			if err := cc.uncork(); err != nil {
+				return err
+			}
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
+				return err
+			}
+			cc.cork()
+			continue
+		}
 		if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
 			cc.uncork()
 			return err
@@ -200,6 +213,9 @@ func (c *WSConn) WriteFrames(frames [][]byte) error {
 	}
 	return cc.uncork()
 }
+
+// corkMaxFrame is the largest frame copied into a cork buffer.
+const corkMaxFrame = 32 << 10
 
 // CorkingWriter wraps the ResponseWriter a WebSocket upgrade is done
 // through, so that the connection it hijacks can collect several frames

@@ -70,6 +70,17 @@ func TestWriteFramesCoalesces(t *testing.T) {
 			t.Fatalf("frame %d: type %d % x, want % x", i, typ, got, want)
 		}
 	}
+	// A large frame in a batch goes out from its own slice, in order.
+	big := EncodeSyncStep2(bytes.Repeat([]byte{7}, 3*corkMaxFrame))
+	batch := [][]byte{frames[0], big, frames[1]}
+	if err := c.WriteFrames(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range batch {
+		if _, got, err := cl.ReadMessage(); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("batch with a large frame, frame %d: %d bytes, %v", i, len(got), err)
+		}
+	}
 	// Uncorked again: a single frame goes straight out.
 	if err := c.WriteFrames(frames[:1]); err != nil {
 		t.Fatal(err)

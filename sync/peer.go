@@ -56,26 +56,24 @@ func newPeer(h *Hub, conn Conn) *Peer {
 // ID is unique among the peers of this process, for logs.
 func (p *Peer) ID() uint64 { return p.id }
 
-// send queues one encoded message (a whole frame). It reports false if the
-// outbox overflowed; the caller then closes the peer. One message larger
-// than the byte limit is still taken when the outbox is empty, so that a
-// large document's step 2 can be delivered.
-func (p *Peer) send(msgs ...[]byte) bool {
+// send queues encoded messages (whole frames) that count cost bytes
+// against the outbox's byte limit. It reports false if the outbox
+// overflowed; the caller then closes the peer. The outbox holds at most
+// OutboxMessages messages, and takes messages while it holds fewer than
+// OutboxBytes bytes, whatever their size.
+func (p *Peer) send(msgs [][]byte, cost int) bool {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
 		return true // already on its way out; not an overflow
 	}
 	cfg := &p.hub.cfg
-	for _, msg := range msgs {
-		if len(p.queue) >= cfg.OutboxMessages ||
-			(len(p.queue) > 0 && p.queuedBytes+len(msg) > cfg.OutboxBytes) {
-			p.mu.Unlock()
-			return false
-		}
-		p.queue = append(p.queue, msg)
-		p.queuedBytes += len(msg)
+	if len(p.queue)+len(msgs) > cfg.OutboxMessages || p.queuedBytes >= cfg.OutboxBytes {
+		p.mu.Unlock()
+		return false
 	}
+	p.queue = append(p.queue, msgs...)
+	p.queuedBytes += cost
 	// One kick for the lot, so that the writer finds the whole batch and
 	// writes it at once.
 	p.kickLocked()

@@ -62,6 +62,11 @@ type request struct {
 type outMsg struct {
 	to  *Peer
 	msg []byte
+	// free: the message is the document's shared state frame, which
+	// new clients share, so it does not count against a peer's outbox
+	// byte limit (a join storm on a document larger than the limit must
+	// not close every joiner).
+	free bool
 }
 
 type compactResult struct {
@@ -110,9 +115,11 @@ type Session struct {
 	// step 1 from the bytes; anything that must change or read it wakes
 	// it. See Config.HibernateAfter.
 	doc         *crdt.Doc
-	cold        []byte
+	cold        []byte // the state as one v1 update: the tail of coldFrame
+	coldFrame   []byte // cold as a sync step 2 frame, for new clients
 	coldSV      []byte
 	full        []byte // the hot doc's whole state, encoded, until it changes
+	fullFrame   []byte // full as a step 2 frame; full is its tail
 	lastUse     time.Time // of the hot doc
 	aw          *awareness
 	peers       map[*Peer]struct{}
@@ -306,7 +313,7 @@ func (s *Session) hot() (*crdt.Doc, error) {
 		return nil, fmt.Errorf("wake %q: %w", s.name, err)
 	}
 	d.OnUpdate(s.onUpdate)
-	s.doc, s.cold, s.coldSV = d, nil, nil
+	s.doc, s.cold, s.coldFrame, s.coldSV = d, nil, nil, nil
 	s.hub.counters.hibernating.Add(-1)
 	s.hub.log.Debug().Str("doc", s.name).Dur("took", time.Since(t0)).Msg("woke")
 	return d, nil
@@ -323,8 +330,8 @@ func (s *Session) hibernate() {
 		return
 	}
 	s.coldSV = s.doc.EncodeStateVector()
-	s.cold = snap
-	s.doc, s.full = nil, nil
+	s.cold, s.coldFrame = snap, s.fullFrame
+	s.doc, s.full, s.fullFrame = nil, nil, nil
 	s.hub.counters.hibernating.Add(1)
 	s.hub.log.Debug().Str("doc", s.name).Int("bytes", len(snap)).Msg("hibernating")
 }
@@ -337,26 +344,39 @@ func (s *Session) stateVector() []byte {
 	return s.doc.EncodeStateVector()
 }
 
-// diff is the update a peer with state vector sv lacks (sync step 2).
-// A hibernating document answers from its bytes; a new client (empty
-// state vector) gets them as they are.
-func (s *Session) diff(sv []byte) ([]byte, error) {
+// step2 is the sync step 2 frame for a peer with state vector sv: what it
+// lacks. A new client (empty state vector) gets the whole state, as one
+// frame shared by every new client until the document changes, so that
+// many opening a large document at once cost one encoding and one copy.
+// A hibernating document answers from its bytes. shared reports that the
+// frame is that shared one.
+func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
+	fresh := len(sv) == 1 && sv[0] == 0
 	if s.doc != nil {
 		s.lastUse = time.Now()
-		if len(sv) == 1 && sv[0] == 0 {
-			// A new client. When many open a large document at once,
-			// they share one encoding.
-			return s.fullState()
+		if fresh {
+			if _, err := s.fullState(); err != nil {
+				return nil, false, err
+			}
+			return s.fullFrame, true, nil
 		}
-		return s.doc.EncodeStateAsUpdate(sv)
+		u, err := s.doc.EncodeStateAsUpdate(sv)
+		if err != nil {
+			return nil, false, err
+		}
+		return EncodeSyncStep2(u), false, nil
+	}
+	if fresh {
+		return s.coldFrame, true, nil
 	}
 	if _, err := crdt.DecodeStateVector(sv); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if len(sv) == 1 && sv[0] == 0 {
-		return s.cold, nil
+	u, err := crdt.DiffUpdate(s.cold, sv)
+	if err != nil {
+		return nil, false, err
 	}
-	return crdt.DiffUpdate(s.cold, sv)
+	return EncodeSyncStep2(u), false, nil
 }
 
 // fullState encodes the hot document's whole state, once per change.
@@ -366,7 +386,8 @@ func (s *Session) fullState() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.full = u
+		f := EncodeSyncStep2(u)
+		s.fullFrame, s.full = f, f[len(f)-len(u):]
 	}
 	return s.full, nil
 }
@@ -412,9 +433,9 @@ func (s *Session) join(ev event) {
 	}
 	s.peers[p] = struct{}{}
 	s.peerCount.Store(int64(len(s.peers)))
-	s.out = append(s.out, outMsg{p, EncodeSyncStep1(s.stateVector())})
+	s.out = append(s.out, outMsg{to: p, msg: EncodeSyncStep1(s.stateVector())})
 	if st := s.aw.states(); len(st) > 0 {
-		s.out = append(s.out, outMsg{p, EncodeAwareness(EncodeAwarenessUpdate(st))})
+		s.out = append(s.out, outMsg{to: p, msg: EncodeAwareness(EncodeAwarenessUpdate(st))})
 	}
 	ev.joined <- nil
 }
@@ -430,12 +451,12 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 		case MsgSync:
 			switch m.Sync {
 			case SyncStep1:
-				upd, err := s.diff(m.Payload)
+				frame, shared, err := s.step2(m.Payload)
 				if err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed state vector", err)
 					return
 				}
-				s.out = append(s.out, outMsg{p, EncodeSyncStep2(upd)})
+				s.out = append(s.out, outMsg{to: p, msg: frame, free: shared})
 			case SyncStep2, SyncUpdate:
 				if p.readOnly {
 					s.refuse(p, m.Payload)
@@ -471,7 +492,7 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 				s.broadcastAwareness(changed)
 			}
 		case MsgQueryAwareness:
-			s.out = append(s.out, outMsg{p, EncodeAwareness(EncodeAwarenessUpdate(s.aw.states()))})
+			s.out = append(s.out, outMsg{to: p, msg: EncodeAwareness(EncodeAwarenessUpdate(s.aw.states()))})
 		default:
 			// Auth from a client and unknown types are ignored, as the
 			// reference server does: newer clients may send more.
@@ -489,11 +510,11 @@ func (s *Session) refuse(p *Peer, u []byte) {
 	s.hub.metrics.Error(ErrKindReadOnly)
 	s.hub.log.Info().Str("doc", s.name).Uint64("peer", p.id).Int("bytes", len(u)).
 		Msg("update from a read-only peer refused")
-	s.out = append(s.out, outMsg{p, EncodeAuthDenied("read-only access: update refused")})
+	s.out = append(s.out, outMsg{to: p, msg: EncodeAuthDenied("read-only access: update refused")})
 }
 
 func (s *Session) broadcastAwareness(entries []AwarenessEntry) {
-	s.out = append(s.out, outMsg{nil, EncodeAwareness(EncodeAwarenessUpdate(entries))})
+	s.out = append(s.out, outMsg{msg: EncodeAwareness(EncodeAwarenessUpdate(entries))})
 }
 
 // apply integrates an update from a peer or the REST API. The received
@@ -517,7 +538,7 @@ func (s *Session) apply(u []byte) error {
 		return s.fail(err)
 	}
 	s.emitted = s.emitted[:0]
-	s.full = nil
+	s.full, s.fullFrame = nil, nil
 	pending0 := doc.PendingSize()
 	t0 := time.Now()
 	err = doc.ApplyUpdate(u)
@@ -582,7 +603,7 @@ func (s *Session) emitChanges() {
 
 func (s *Session) broadcastEmitted() {
 	for _, e := range s.emitted {
-		s.out = append(s.out, outMsg{nil, EncodeSyncUpdate(e)})
+		s.out = append(s.out, outMsg{msg: EncodeSyncUpdate(e)})
 	}
 	s.emitted = s.emitted[:0]
 }
@@ -653,7 +674,7 @@ func (s *Session) request(r *request) {
 			break
 		}
 		s.emitted = s.emitted[:0]
-		s.full = nil
+		s.full, s.fullFrame = nil, nil
 		doc.Transact(func() { r.err = s.call(r.fn, true) })
 		s.emitChanges()
 	case reqCompact:
@@ -736,21 +757,26 @@ func (s *Session) deliver() {
 			}
 		}
 		var mine [][]byte
+		cost := 0
 		if !direct { // the common case: the same for everyone
 			for _, o := range out {
 				mine = append(mine, o.msg)
+				cost += len(o.msg)
 			}
 		}
 		for p := range s.peers {
 			if direct {
-				mine = mine[:0]
+				mine, cost = mine[:0], 0
 				for _, o := range out {
 					if o.to == nil || o.to == p {
 						mine = append(mine, o.msg)
+						if !o.free {
+							cost += len(o.msg)
+						}
 					}
 				}
 			}
-			if len(mine) > 0 && !p.send(mine...) {
+			if len(mine) > 0 && !p.send(mine, cost) {
 				s.slowPeer(p)
 			}
 		}

@@ -138,6 +138,7 @@ export async function mount (main) {
   // ---- connection badge
   let everConnected = false
   let deleted = false
+  let refused = false
   let pendingSince = 0
   const renderBadge = () => {
     let state, label
@@ -146,6 +147,8 @@ export async function mount (main) {
     else if (!pendingSince) pendingSince = Date.now()
     if (deleted) {
       state = 'deleted'; label = 'Deleted'
+    } else if (refused) {
+      state = 'refused'; label = 'Access refused'
     } else if (!navigator.onLine) {
       state = 'offline'; label = 'Offline'
     } else if (provider.wsconnected && provider.synced) {
@@ -193,6 +196,26 @@ export async function mount (main) {
         h('button', { type: 'button', onclick: () => { notice.hidden = true; provider.connect() } }, 'Try again'))
     }
     renderBadge()
+  })
+
+  // A refused upgrade (no token, an invalid or expired one, a document
+  // the token does not open) looks like a network failure to a WebSocket:
+  // when a connection closes, ask the REST API why (at most every 10 s),
+  // and stop reconnecting if the answer is 401 or 403.
+  let lastProbe = 0
+  provider.on('connection-close', async () => {
+    if (deleted || refused || Date.now() - lastProbe < 10000) return
+    lastProbe = Date.now()
+    try {
+      const res = await apiFetch(apiURL(name), { cache: 'no-store' })
+      if (res.status !== 401 && res.status !== 403) return
+      const err = await httpError(res)
+      refused = true
+      provider.disconnect()
+      binding.setEditable(false)
+      showNotice(notice, `The server refused access to this document: ${err.message}. Open it with a valid link (one with ?token=).`)
+      renderBadge()
+    } catch {}
   })
 
   window.addEventListener('pagehide', () => {

@@ -10,12 +10,14 @@
 // clients are disconnected before the new server starts, so that what the
 // new server has comes from the disk alone; the REST export is then checked
 // for every token confirmed so far (present exactly once), and only then
-// do the clients reconnect and upload what the server never got. Logs are
+// do the clients reconnect and upload what the server never got. A REST
+// writer posts token updates to the first document as well; a 204 answer
+// confirms its update. Logs are
 // compacted every 50 entries, so that kills also hit compactions.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { Server, until, sleep, prng, tempDir, closeAll } from './helpers.mjs'
+import { Server, until, sleep, prng, tempDir, closeAll, Y } from './helpers.mjs'
 import { tappedConnect, TokenWriter, tokensOf, countTokens, readMetrics } from './load.mjs'
 
 const SEED = Number(process.env.QUIRE_E2E_SEED || 1)
@@ -55,6 +57,46 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     }
   })
 
+  // A REST writer too, on the first document: each edit is an update
+  // POSTed to /api/v1/docs/{doc}/updates, confirmed when the server
+  // answers 204 (it answers once the update is durable). An update that got
+  // no answer is posted again until it gets one (applying an update twice
+  // changes nothing). It is held while the new server's disk is checked.
+  const restDoc = new Y.Doc()
+  const rest = new TokenWriter(restDoc, 'rest', prng(SEED * 13))
+  let restOpen = true
+  const restStats = { answered: 0, networkErrors: 0, otherStatuses: [] }
+  const restLoop = (async () => {
+    const r = prng(SEED * 17)
+    while (editing) {
+      const sv = Y.encodeStateVector(restDoc)
+      const tok = rest.edit()
+      const update = Y.encodeStateAsUpdate(restDoc, sv)
+      for (;;) {
+        while (!restOpen) await sleep(5)
+        let res
+        try {
+          res = await fetch(`http://${addr}/api/v1/docs/${DOCS[0]}/updates`, {
+            method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: update
+          })
+          await res.arrayBuffer()
+        } catch {
+          restStats.networkErrors++
+          await sleep(10)
+          continue
+        }
+        if (res.status === 204) {
+          confirmed[DOCS[0]].add(tok)
+          restStats.answered++
+          break
+        }
+        restStats.otherStatuses.push(res.status)
+        await sleep(10)
+      }
+      await sleep(5 + Math.floor(r() * 10))
+    }
+  })()
+
   const stats = { compactions: 0, kills: 0, lostAfterKill: 0, doubledAfterKill: 0, confirmedAtKill: [], checkedAtKill: 0 }
   for (let k = 0; k < KILLS; k++) {
     // A random moment: mostly after some editing, sometimes while the
@@ -63,6 +105,7 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     if (!early) await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to resync')
     await sleep(early ? Math.floor(rnd() * 60) : 150 + Math.floor(rnd() * 500))
     stats.compactions += (await readMetrics(server)).get('quire_compactions_total')
+    restOpen = false
     const { signal } = await server.stop('SIGKILL')
     assert.equal(signal, 'SIGKILL')
     stats.kills++
@@ -84,17 +127,18 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     }
     stats.confirmedAtKill.push(DOCS.reduce((n, room) => n + confirmedNow[room].size, 0))
     for (const c of clients) c.provider.connect()
+    restOpen = true
   }
 
   editing = false
-  await Promise.all(loops)
+  await Promise.all([...loops, restLoop])
   await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to resync after the last kill')
-  const made = clients.reduce((n, c) => n + c.writer.made.length, 0)
+  const made = clients.reduce((n, c) => n + c.writer.made.length, 0) + rest.made.length
   // Everything any client made is everywhere, exactly once, and the REST
   // export is the clients' state.
   for (const room of DOCS) {
     const mine = clients.filter(c => c.room === room)
-    const want = mine.flatMap(c => c.writer.made).sort()
+    const want = [...mine.flatMap(c => c.writer.made), ...(room === DOCS[0] ? rest.made : [])].sort()
     await until(() => new Set(mine.map(c => c.doc.getText('text').toString())).size === 1 &&
       mine[0].doc.getText('text').length === want.join('').length, 30_000, `the clients of ${room} to converge`)
     const text = mine[0].doc.getText('text').toString()
@@ -111,10 +155,13 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     confirmedAtLastKill: stats.confirmedAtKill.at(-1),
     confirmedEnd,
     confirmedChecksAfterKills: stats.checkedAtKill,
+    restEdits: rest.made.length,
+    restPostsWithoutAnswer: restStats.networkErrors,
     compactionsSeen: stats.compactions,
     lost: stats.lostAfterKill,
     doubled: stats.doubledAfterKill
   }
   t.diagnostic(JSON.stringify(summary))
   assert.ok(made > 1000, `enough load (${made} edits)`)
+  assert.deepEqual(restStats.otherStatuses, [], 'REST updates are answered 204 or not at all')
 })

@@ -169,10 +169,10 @@ func (m *markers) moved(right, left *item) {
 	for i, q := range m.p {
 		if q == right {
 			m.p[i] = left
-			left.flags |= flagMarkerRef
+			left.addFlags(flagMarkerRef)
 			m.ok[i] = false
 			if left.live() {
-				m.index[i] -= left.length
+				m.index[i] -= left.len()
 			}
 		}
 	}
@@ -187,10 +187,10 @@ func (b *branch) tick() uint64 {
 
 func (b *branch) overwriteMarker(i int, p *item, index uint64) {
 	m := &b.markers
-	m.p[i].flags &^= flagMarker
+	m.p[i].clearFlags(flagMarker)
 	m.invalidate(m.p[i])
 	m.p[i] = p
-	p.flags |= flagMarker | flagMarkerRef
+	p.addFlags(flagMarker | flagMarkerRef)
 	m.index[i] = index
 	m.time[i] = b.tick()
 	m.ok[i] = p.live()
@@ -210,7 +210,7 @@ func (b *branch) markPosition(p *item, index uint64) int {
 		b.overwriteMarker(oldest, p, index)
 		return oldest
 	}
-	p.flags |= flagMarker | flagMarkerRef
+	p.addFlags(flagMarker | flagMarkerRef)
 	m.add(p, index, b.tick(), p.live())
 	return m.len() - 1
 }
@@ -250,24 +250,24 @@ func (b *branch) findMarker(index uint64) (p *item, pindex uint64, ok bool) {
 	}
 	for p.right != nil && pindex < index {
 		if p.live() {
-			if index < pindex+p.length {
+			if index < pindex+p.len() {
 				break
 			}
-			pindex += p.length
+			pindex += p.len()
 		}
 		p = p.right
 	}
 	for p.left != nil && pindex > index {
 		p = p.left
 		if p.live() {
-			pindex -= p.length
+			pindex -= p.len()
 		}
 	}
 	// Never mark an item that may merge into its left neighbour.
-	for p.left != nil && p.left.id.Client == p.id.Client && p.left.id.Clock+p.left.length == p.id.Clock {
+	for p.left != nil && p.left.id.Client == p.id.Client && p.left.id.Clock+p.left.len() == p.id.Clock {
 		p = p.left
 		if p.live() {
-			pindex -= p.length
+			pindex -= p.len()
 		}
 	}
 	if mi >= 0 && float64(absDiff(m.index[mi], pindex)) < float64(p.parent.length)/maxSearchMarkers {
@@ -287,11 +287,11 @@ func (b *branch) updateMarkers(index uint64, n int64) {
 			// Other markers at m.p need no invalidation: if m.p is live
 			// its flag is set again below; if not, they are not ok already.
 			p := m.p[i]
-			p.flags &^= flagMarker
+			p.clearFlags(flagMarker)
 			for p != nil && (p.deleted() || !p.countable()) {
 				p = p.left
 				if p != nil && p.live() {
-					m.index[i] -= p.length
+					m.index[i] -= p.len()
 				}
 			}
 			if p == nil || p.marker() {
@@ -299,7 +299,7 @@ func (b *branch) updateMarkers(index uint64, n int64) {
 				continue
 			}
 			m.p[i] = p
-			p.flags |= flagMarker | flagMarkerRef
+			p.addFlags(flagMarker | flagMarkerRef)
 			m.ok[i] = true
 		}
 		m.index[i] = shiftIndex(m.index[i], index, n)

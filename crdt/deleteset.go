@@ -109,10 +109,10 @@ func deleteSetFromStore(s *structStore) deleteSet {
 			if !it.deleted() {
 				continue
 			}
-			clock, n := it.id.Clock, it.length
+			clock, n := it.id.Clock, it.len()
 			for i+1 < len(structs) && structs[i+1].deleted() {
 				i++
-				n += structs[i].length
+				n += structs[i].len()
 			}
 			dels = append(dels, deleteRange{clock, n})
 		}

@@ -22,7 +22,7 @@ const (
 // linked list in document order (left/right), tombstones included.
 type item struct {
 	id          ID
-	length      uint64
+	lf          uint64 // length in the low 53 bits, flags above: see len and flags
 	left, right *item
 	origin      ID // valid with flagOrigin: the ID left of the insert position at creation
 	rightOrigin ID // valid with flagRightOrigin
@@ -32,7 +32,6 @@ type item struct {
 	// every item 8 bytes more; the items split from one share it.
 	parentSub *string
 	content   content
-	flags     uint16
 }
 
 // sub returns the map key of the item, "" for none.
@@ -43,25 +42,58 @@ func (it *item) sub() string {
 	return *it.parentSub
 }
 
-func (it *item) has(f uint16) bool { return it.flags&f != 0 }
+// An item's length and flags share one word: lengths stay below 2^53
+// (clocks do, see clockLimit), which leaves the top 11 bits for the 9
+// flags, and the item 8 bytes smaller than with a field each.
+const (
+	lenBits = 53
+	lenMask = 1<<lenBits - 1
+)
+
+// The highest flag must fit above the length: this fails to compile if not.
+const _ uint64 = uint64(flagMarkerRef) << lenBits
+
+// packLF returns the length-and-flags word of an item.
+func packLF(n uint64, flags uint16) uint64 {
+	if n > lenMask {
+		panic("crdt: item length above 2^53-1")
+	}
+	return n | uint64(flags)<<lenBits
+}
+
+// len returns the item's length in clock units.
+func (it *item) len() uint64 { return it.lf & lenMask }
+
+func (it *item) setLen(n uint64) {
+	if n > lenMask {
+		panic("crdt: item length above 2^53-1")
+	}
+	it.lf = it.lf&^lenMask | n
+}
+
+func (it *item) flags() uint16       { return uint16(it.lf >> lenBits) }
+func (it *item) addFlags(f uint16)   { it.lf |= uint64(f) << lenBits }
+func (it *item) clearFlags(f uint16) { it.lf &^= uint64(f) << lenBits }
+
+func (it *item) has(f uint16) bool { return it.flags()&f != 0 }
 func (it *item) set(f uint16, on bool) {
 	if on {
-		it.flags |= f
+		it.addFlags(f)
 	} else {
-		it.flags &^= f
+		it.clearFlags(f)
 	}
 }
-func (it *item) deleted() bool   { return it.flags&flagDeleted != 0 }
-func (it *item) countable() bool { return it.flags&flagCountable != 0 }
-func (it *item) isGC() bool      { return it.flags&flagGC != 0 }
-func (it *item) keep() bool      { return it.flags&flagKeep != 0 }
-func (it *item) marker() bool    { return it.flags&flagMarker != 0 }
+func (it *item) deleted() bool   { return it.flags()&flagDeleted != 0 }
+func (it *item) countable() bool { return it.flags()&flagCountable != 0 }
+func (it *item) isGC() bool      { return it.flags()&flagGC != 0 }
+func (it *item) keep() bool      { return it.flags()&flagKeep != 0 }
+func (it *item) marker() bool    { return it.flags()&flagMarker != 0 }
 
-func (it *item) lastID() ID { return ID{it.id.Client, it.id.Clock + it.length - 1} }
+func (it *item) lastID() ID { return ID{it.id.Client, it.id.Clock + it.len() - 1} }
 
 // live reports whether the item is visible content that counts toward its
 // parent's length.
-func (it *item) live() bool { return it.flags&(flagDeleted|flagCountable) == flagCountable }
+func (it *item) live() bool { return it.flags()&(flagDeleted|flagCountable) == flagCountable }
 
 func (it *item) originPtr() *ID {
 	if it.has(flagOrigin) {
@@ -98,7 +130,7 @@ func (tx *Transaction) splitItem(left *item, diff uint64) *item {
 	right := tx.doc.newItem()
 	*right = item{
 		id:          ID{left.id.Client, left.id.Clock + diff},
-		length:      left.length - diff,
+		lf:          packLF(left.len()-diff, left.flags()&(flagRightOrigin|flagParentSub|flagDeleted|flagKeep|flagCountable)|flagOrigin),
 		left:        left,
 		origin:      ID{left.id.Client, left.id.Clock + diff - 1},
 		right:       left.right,
@@ -106,7 +138,6 @@ func (tx *Transaction) splitItem(left *item, diff uint64) *item {
 		parent:      left.parent,
 		parentSub:   left.parentSub,
 		content:     left.content.splice(diff),
-		flags:       left.flags&(flagRightOrigin|flagParentSub|flagDeleted|flagKeep|flagCountable) | flagOrigin,
 	}
 	// left keeps its rightOrigin: changing it would change what it syncs as.
 	left.right = right
@@ -117,7 +148,7 @@ func (tx *Transaction) splitItem(left *item, diff uint64) *item {
 	if right.has(flagParentSub) && right.right == nil {
 		right.parent.setEntry(*right.parentSub, right)
 	}
-	left.length = diff
+	left.setLen(diff)
 	return right
 }
 
@@ -130,9 +161,9 @@ func (it *item) integrate(tx *Transaction, offset uint64) {
 		it.id.Clock += offset
 		it.left = store.getItemCleanEnd(tx, ID{it.id.Client, it.id.Clock - 1})
 		it.origin = it.left.lastID()
-		it.flags |= flagOrigin
+		it.addFlags(flagOrigin)
 		it.content = it.content.splice(offset)
-		it.length -= offset
+		it.setLen(it.len() - offset)
 	}
 	p := it.parent
 	if (it.left == nil && (it.right == nil || it.right.left != nil)) || (it.left != nil && it.left.right != it.right) {
@@ -207,7 +238,7 @@ func (it *item) integrate(tx *Transaction, offset uint64) {
 		}
 	}
 	if !it.has(flagParentSub) && it.live() {
-		p.length += it.length
+		p.length += it.len()
 	}
 	tx.addStruct(it)
 	it.integrateContent(tx)
@@ -221,7 +252,7 @@ func (it *item) integrateContent(tx *Transaction) {
 	switch c := it.content.(type) {
 	case *contentDeleted:
 		tx.addDelete(it.id.Client, it.id.Clock, c.n)
-		it.flags |= flagDeleted
+		it.addFlags(flagDeleted)
 	case *contentFormat:
 		it.parent.markers.reset()
 		it.parent.markersOff = true
@@ -238,13 +269,13 @@ func (it *item) delete(tx *Transaction) {
 	}
 	p := it.parent
 	if it.countable() && !it.has(flagParentSub) {
-		p.length -= it.length
+		p.length -= it.len()
 	}
-	it.flags |= flagDeleted
+	it.addFlags(flagDeleted)
 	if it.marker() {
 		p.markers.invalidate(it)
 	}
-	tx.addDelete(it.id.Client, it.id.Clock, it.length)
+	tx.addDelete(it.id.Client, it.id.Clock, it.len())
 	tx.addChangedType(p, it.has(flagParentSub), it.sub())
 	if c, ok := it.content.(*contentType); ok {
 		c.t.deleteChildren(tx)
@@ -259,14 +290,14 @@ func (it *item) gc(store *structStore, parentGCd bool) {
 	}
 	if parentGCd {
 		// Replace in place: the store's slot keeps pointing at this object.
-		*it = item{id: it.id, length: it.length, flags: flagGC | flagDeleted}
+		*it = item{id: it.id, lf: packLF(it.len(), flagGC|flagDeleted)}
 		return
 	}
 	if _, ok := it.content.(*contentDeleted); !ok {
 		// Deleted content that arrived deleted already is what yjs would
 		// put in its place; replacing it cost a load one allocation per
 		// deleted struct.
-		it.content = &contentDeleted{it.length}
+		it.content = &contentDeleted{it.len()}
 	}
 }
 
@@ -274,7 +305,7 @@ func (it *item) gc(store *structStore, parentGCd bool) {
 func (it *item) mergeWith(right *item) bool {
 	if it.isGC() || right.isGC() {
 		if it.isGC() && right.isGC() {
-			it.length += right.length
+			it.setLen(it.len() + right.len())
 			return true
 		}
 		return false
@@ -283,7 +314,7 @@ func (it *item) mergeWith(right *item) bool {
 		it.right == right &&
 		sameOrigin(it.has(flagRightOrigin), it.rightOrigin, right.has(flagRightOrigin), right.rightOrigin) &&
 		it.id.Client == right.id.Client &&
-		it.id.Clock+it.length == right.id.Clock &&
+		it.id.Clock+it.len() == right.id.Clock &&
 		it.deleted() == right.deleted() &&
 		sameContentKind(it.content, right.content) &&
 		it.content.mergeWith(right.content) {
@@ -293,13 +324,13 @@ func (it *item) mergeWith(right *item) bool {
 			}
 		}
 		if right.keep() {
-			it.flags |= flagKeep
+			it.addFlags(flagKeep)
 		}
 		it.right = right.right
 		if it.right != nil {
 			it.right.left = it
 		}
-		it.length += right.length
+		it.setLen(it.len() + right.len())
 		return true
 	}
 	return false
@@ -328,14 +359,14 @@ func sameContentKind(a, b content) bool {
 func (it *item) write(enc updateEncoder, offset uint64) {
 	if it.isGC() {
 		enc.writeInfo(refGC)
-		enc.writeLen(it.length - offset)
+		enc.writeLen(it.len() - offset)
 		return
 	}
 	r := structRef{
 		id:          it.id,
-		length:      it.length,
+		length:      it.len(),
 		kind:        it.content.ref(),
-		flags:       it.flags & (flagOrigin | flagRightOrigin | flagParentSub),
+		flags:       it.flags() & (flagOrigin | flagRightOrigin | flagParentSub),
 		origin:      it.origin,
 		rightOrigin: it.rightOrigin,
 		parentSub:   it.sub(),

@@ -24,7 +24,7 @@ func (tx *Transaction) newLocalItem(left, right *item, parent *branch, sub *stri
 	it := tx.doc.newItem()
 	*it = item{
 		id:      tx.nextID(),
-		length:  c.length(),
+		lf:      packLF(c.length(), 0),
 		left:    left,
 		right:   right,
 		parent:  parent,
@@ -32,18 +32,18 @@ func (tx *Transaction) newLocalItem(left, right *item, parent *branch, sub *stri
 	}
 	if left != nil {
 		it.origin = left.lastID()
-		it.flags |= flagOrigin
+		it.addFlags(flagOrigin)
 	}
 	if right != nil {
 		it.rightOrigin = right.id
-		it.flags |= flagRightOrigin
+		it.addFlags(flagRightOrigin)
 	}
 	if sub != nil {
 		it.parentSub = sub
-		it.flags |= flagParentSub
+		it.addFlags(flagParentSub)
 	}
 	if c.countable() {
-		it.flags |= flagCountable
+		it.addFlags(flagCountable)
 	}
 	return it
 }
@@ -65,14 +65,14 @@ func (tx *Transaction) newStringItem(left, right *item, parent *branch, s string
 		x.cs = contentString{b: b[:len(b):len(b)], n: uint64(lib0.UTF16Len(b))}
 	}
 	it := &x.it
-	*it = item{id: tx.nextID(), length: x.cs.n, left: left, right: right, parent: parent, content: &x.cs, flags: flagCountable}
+	*it = item{id: tx.nextID(), lf: packLF(x.cs.n, flagCountable), left: left, right: right, parent: parent, content: &x.cs}
 	if left != nil {
 		it.origin = left.lastID()
-		it.flags |= flagOrigin
+		it.addFlags(flagOrigin)
 	}
 	if right != nil {
 		it.rightOrigin = right.id
-		it.flags |= flagRightOrigin
+		it.addFlags(flagRightOrigin)
 	}
 	return it
 }
@@ -174,19 +174,19 @@ func (tx *Transaction) listInsert(parent *branch, index uint64, values []any) er
 		if index == 0 {
 			n = n.prev()
 			if n != nil && n.live() {
-				index += n.length
+				index += n.len()
 			}
 		}
 	}
 	for ; n != nil; n = n.right {
 		if n.live() {
-			if index <= n.length {
-				if index < n.length {
+			if index <= n.len() {
+				if index < n.len() {
 					tx.doc.store.getItemCleanStart(tx, ID{n.id.Client, n.id.Clock + index})
 				}
 				break
 			}
-			index -= n.length
+			index -= n.len()
 		}
 	}
 	if !parent.markersOff {
@@ -211,19 +211,19 @@ func (tx *Transaction) listDelete(parent *branch, index, length uint64) error {
 	}
 	for ; n != nil && index > 0; n = n.right {
 		if n.live() {
-			if index < n.length {
+			if index < n.len() {
 				tx.doc.store.getItemCleanStart(tx, ID{n.id.Client, n.id.Clock + index})
 			}
-			index -= min(index, n.length)
+			index -= min(index, n.len())
 		}
 	}
 	for length > 0 && n != nil {
 		if !n.deleted() {
-			if length < n.length {
+			if length < n.len() {
 				tx.doc.store.getItemCleanStart(tx, ID{n.id.Client, n.id.Clock + length})
 			}
 			n.delete(tx)
-			length -= min(length, n.length)
+			length -= min(length, n.len())
 		}
 		n = n.right
 	}
@@ -256,10 +256,10 @@ func (b *branch) listGet(index uint64) (any, bool) {
 	}
 	for ; n != nil; n = n.right {
 		if n.live() {
-			if index < n.length {
+			if index < n.len() {
 				return contentValues(n.content)[index], true
 			}
-			index -= n.length
+			index -= n.len()
 		}
 	}
 	return nil, false

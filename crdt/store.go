@@ -57,7 +57,7 @@ func (l *structList) find(clock uint64) int {
 			hi = mid - 1
 		}
 	}
-	if it := items[lo]; clock < it.id.Clock || clock >= it.id.Clock+it.length {
+	if it := items[lo]; clock < it.id.Clock || clock >= it.id.Clock+it.len() {
 		panic("crdt: clock not in struct store")
 	}
 	return lo
@@ -87,7 +87,7 @@ func (s *structStore) state(client uint64) uint64 {
 		return 0
 	}
 	last := l.items[len(l.items)-1]
-	return last.id.Clock + last.length
+	return last.id.Clock + last.len()
 }
 
 // stateVector returns the next expected clock of every client.
@@ -96,7 +96,7 @@ func (s *structStore) stateVector() map[uint64]uint64 {
 	for client, l := range s.clients {
 		if len(l.items) > 0 {
 			last := l.items[len(l.items)-1]
-			sv[client] = last.id.Clock + last.length
+			sv[client] = last.id.Clock + last.len()
 		}
 	}
 	return sv
@@ -106,7 +106,7 @@ func (s *structStore) add(it *item) {
 	l := s.list(it.id.Client)
 	if n := len(l.items); n > 0 {
 		last := l.items[n-1]
-		if last.id.Clock+last.length != it.id.Clock {
+		if last.id.Clock+last.len() != it.id.Clock {
 			panic("crdt: struct store would have a gap")
 		}
 	}
@@ -141,7 +141,7 @@ func (s *structStore) getItemCleanEnd(tx *Transaction, id ID) *item {
 	l := s.clients[id.Client]
 	i := l.find(id.Clock)
 	it := l.items[i]
-	if id.Clock != it.id.Clock+it.length-1 && !it.isGC() {
+	if id.Clock != it.id.Clock+it.len()-1 && !it.isGC() {
 		l.insert(i+1, tx.splitItem(it, id.Clock-it.id.Clock+1))
 	}
 	return it
@@ -159,7 +159,7 @@ func (s *structStore) iterate(tx *Transaction, client uint64, clock, n uint64, f
 	for {
 		it := l.items[i]
 		i++
-		if end < it.id.Clock+it.length {
+		if end < it.id.Clock+it.len() {
 			s.findIndexCleanStart(tx, client, end)
 		}
 		f(it)

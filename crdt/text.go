@@ -171,7 +171,7 @@ func (p *textPos) forward() {
 		}
 	default:
 		if !p.right.deleted() {
-			p.index += p.right.length
+			p.index += p.right.len()
 		}
 	}
 	p.left = p.right
@@ -194,11 +194,11 @@ func (tx *Transaction) findNextPosition(pos *textPos, count uint64) *textPos {
 				updateAttrs(&pos.attrs, c)
 			}
 		} else if !r.deleted() {
-			if count < r.length {
+			if count < r.len() {
 				tx.doc.store.getItemCleanStart(tx, ID{r.id.Client, r.id.Clock + count})
 			}
-			pos.index += r.length
-			count -= min(count, r.length)
+			pos.index += r.len()
+			count -= min(count, r.len())
 		}
 		pos.left = r
 		pos.right = r.right
@@ -288,7 +288,7 @@ func (tx *Transaction) insertText(parent *branch, pos *textPos, c content, s str
 		it = tx.newLocalItem(pos.left, pos.right, parent, nil, c)
 	}
 	if !parent.markersOff {
-		parent.updateMarkers(pos.index, int64(it.length))
+		parent.updateMarkers(pos.index, int64(it.len()))
 	}
 	index := pos.index
 	it.integrate(tx, 0)
@@ -320,10 +320,10 @@ loop:
 					pos.attrs.set(f.key, f.v)
 				}
 			} else {
-				if length < r.length {
+				if length < r.len() {
 					tx.doc.store.getItemCleanStart(tx, ID{r.id.Client, r.id.Clock + length})
 				}
-				length -= min(length, r.length)
+				length -= min(length, r.len())
 			}
 		}
 		pos.forward()
@@ -499,10 +499,10 @@ func (tx *Transaction) deleteText(pos *textPos, length uint64) *textPos {
 		if !r.deleted() {
 			switch r.content.(type) {
 			case *contentType, *contentEmbed, *contentString:
-				if length < r.length {
+				if length < r.len() {
 					tx.doc.store.getItemCleanStart(tx, ID{r.id.Client, r.id.Clock + length})
 				}
-				length -= min(length, r.length)
+				length -= min(length, r.len())
 				r.delete(tx)
 			}
 		}

@@ -375,11 +375,11 @@ func (r *structRef) getMissing(tx *Transaction, left, right **item, parent **bra
 		if *left != nil {
 			*parent = (*left).parent
 			r.parentSub = (*left).sub()
-			r.flags = r.flags&^flagParentSub | (*left).flags&flagParentSub
+			r.flags = r.flags&^flagParentSub | (*left).flags()&flagParentSub
 		} else if *right != nil {
 			*parent = (*right).parent
 			r.parentSub = (*right).sub()
-			r.flags = r.flags&^flagParentSub | (*right).flags&flagParentSub
+			r.flags = r.flags&^flagParentSub | (*right).flags()&flagParentSub
 		}
 	case parentRoot:
 		*parent = r.parentRoot
@@ -398,21 +398,20 @@ func (tx *Transaction) integrateRef(r *structRef, offset uint64, left, right *it
 	d := tx.doc
 	if r.kind == refGC || parent == nil {
 		gc := d.newItem()
-		*gc = item{id: ID{r.id.Client, r.id.Clock + offset}, length: r.length - offset, flags: flagGC | flagDeleted}
+		*gc = item{id: ID{r.id.Client, r.id.Clock + offset}, lf: packLF(r.length-offset, flagGC|flagDeleted)}
 		tx.addStruct(gc)
 		return
 	}
 	it := d.newItem()
 	*it = item{
 		id:          r.id,
-		length:      r.length,
+		lf:          packLF(r.length, r.flags),
 		left:        left,
 		right:       right,
 		origin:      r.origin,
 		rightOrigin: r.rightOrigin,
 		parent:      parent,
 		content:     r.content,
-		flags:       r.flags,
 	}
 	if r.has(flagParentSub) {
 		// The key came from a neighbour when the ref has one: share it.
@@ -427,7 +426,7 @@ func (tx *Transaction) integrateRef(r *structRef, offset uint64, left, right *it
 		}
 	}
 	if r.content.countable() {
-		it.flags |= flagCountable
+		it.addFlags(flagCountable)
 	}
 	it.integrate(tx, offset)
 }
@@ -616,7 +615,7 @@ func (tx *Transaction) applyDeleteSet(ds deleteSet, order []uint64) deleteSet {
 					break
 				}
 				if !it.deleted() {
-					if end < it.id.Clock+it.length {
+					if end < it.id.Clock+it.len() {
 						l.insert(i, tx.splitItem(it, end-it.id.Clock))
 					}
 					it.delete(tx)

@@ -5,16 +5,18 @@
 // before the storm. Figures: docs/reliability.md.
 //
 // The clients are raw `ws` sockets speaking just enough y-websocket, in
-// four ways (by connection number mod 4): send sync step 1 and close
+// five ways (by connection number mod 5): send sync step 1 and close
 // cleanly after the first answer; send step 1 and drop the TCP connection
 // without a close frame after the first answer; close cleanly at once
 // without sending anything; send step 1, answer the server's step 1 with an
-// empty step 2 and an awareness update, close after the server's step 2.
+// empty step 2 and an awareness update, close after the server's step 2;
+// send an update inserting a unique token and close once the server echoed
+// it. Every echoed token must be stored exactly once.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { Server, until, sleep, prng, tempDir } from './helpers.mjs'
-import { rawClient, readMetrics, msgStep1, msgStep2, msgAwareness, EMPTY_SV } from './load.mjs'
+import { Server, until, sleep, prng, tempDir, Y } from './helpers.mjs'
+import { rawClient, readMetrics, msgStep1, msgStep2, msgUpdate, msgAwareness, EMPTY_SV, countTokens } from './load.mjs'
 import * as encoding from 'lib0/encoding'
 
 const SEED = Number(process.env.QUIRE_E2E_SEED || 1)
@@ -52,9 +54,12 @@ const firstMessage = (ws, want = () => true) => new Promise((resolve, reject) =>
   ws.closed.then(({ code }) => reject(new Error(`closed (${code}) before the answer`)))
 })
 
-const oneConnection = async (server, i, doc) => {
+// Tokens written (echoed) by style 4, by document.
+const written = new Map()
+
+const oneConnection = async (server, i, doc, tag) => {
   const ws = await rawClient(server, `storm-${doc}`)
-  switch (i % 4) {
+  switch (i % 5) {
     case 0:
       ws.send(msgStep1(EMPTY_SV))
       await firstMessage(ws)
@@ -78,10 +83,22 @@ const oneConnection = async (server, i, doc) => {
       ws.close()
       return ws.closed
     }
+    case 4: {
+      const y = new Y.Doc()
+      const tok = `<${tag}.${i}>`
+      y.getText('text').insert(0, tok)
+      ws.send(msgUpdate(Y.encodeStateAsUpdate(y)))
+      // the echo: a sync update holding the token
+      await firstMessage(ws, d => d[0] === 0 && d[1] === 2 && Buffer.from(d).includes(tok))
+      if (!written.has(doc)) written.set(doc, [])
+      written.get(doc).push(tok)
+      ws.close()
+      return ws.closed
+    }
   }
 }
 
-const storm = async (server, n, docOf) => {
+const storm = async (server, n, docOf, tag) => {
   let next = 0
   let failed = 0
   const errors = []
@@ -89,7 +106,7 @@ const storm = async (server, n, docOf) => {
     while (next < n) {
       const i = next++
       try {
-        await oneConnection(server, i, docOf(i))
+        await oneConnection(server, i, docOf(i), tag)
       } catch (err) {
         failed++
         if (errors.length < 5) errors.push(String(err))
@@ -121,7 +138,7 @@ test('storm: 10,000 connects/disconnects across 1,000 documents leave nothing be
   const rnd = prng(SEED)
   const server = await Server.start({ data: path.join(tempDir(), 'quire.db'), args: ['--unload-after', '200ms'] })
   // Warm up (first-use allocations: pools, the bbolt mmap, buffers).
-  const warm = await storm(server, 400, i => i % 100)
+  const warm = await storm(server, 400, i => i % 100, 'w')
   assert.equal(warm.failed, 0, warm.errors.join('\n'))
   const before = await settle(server)
 
@@ -137,7 +154,7 @@ test('storm: 10,000 connects/disconnects across 1,000 documents leave nothing be
       await sleep(250)
     }
   })()
-  const res = await storm(server, CONNS, () => Math.floor(rnd() * DOCS))
+  const res = await storm(server, CONNS, () => Math.floor(rnd() * DOCS), 's')
   const stormMs = performance.now() - t0
   sampling = false
   await sampler
@@ -153,9 +170,21 @@ test('storm: 10,000 connects/disconnects across 1,000 documents leave nothing be
     goroutinesAfter = g(await readMetrics(server), 'go_goroutines')
     return goroutinesAfter <= goroutinesBefore + GOROUTINE_SLACK
   }, 10_000, `goroutines back to the baseline (${goroutinesBefore} + ${GOROUTINE_SLACK}); now ${goroutinesAfter}`).catch(() => {})
-  const listed = JSON.parse((await server.fetch('/api/v1/docs')).text).docs.length
+  const listed = JSON.parse((await server.fetch('/api/v1/docs')).text).docs.filter(d => d.name.startsWith('storm-')).length
+  // Every echoed token is stored, once.
+  let tokens = 0
+  const bad = []
+  for (const [doc, toks] of written) {
+    const res = await server.fetch(`/api/v1/docs/storm-${doc}/export?format=text&field=text`)
+    const counts = countTokens(res.text)
+    for (const tok of toks) if (counts.get(tok) !== 1) bad.push(`${doc}: ${tok} x${counts.get(tok) ?? 0}`)
+    if (counts.size !== toks.length) bad.push(`${doc}: ${counts.size} tokens stored, ${toks.length} written`)
+    tokens += toks.length
+  }
   const summary = {
     connections: CONNS,
+    tokensWritten: tokens,
+    documentsWritten: written.size,
     documentsStored: listed,
     documents: DOCS,
     stormMs: Math.round(stormMs),
@@ -179,5 +208,8 @@ test('storm: 10,000 connects/disconnects across 1,000 documents leave nothing be
   assert.ok(g(after, 'go_memstats_heap_inuse_bytes') <= g(before, 'go_memstats_heap_inuse_bytes') + HEAP_SLACK,
     `heap in use ${summary.heapInuseMiB[0]} MiB -> ${summary.heapInuseMiB[1]} MiB`)
   assert.deepEqual(summary.errors, {}, 'no errors counted')
+  assert.equal(tokens, CONNS / 5 + 80, 'every write was echoed')
+  assert.deepEqual(bad, [], 'every echoed write stored exactly once')
+  assert.equal(listed, written.size, 'documents stored: those written to, and no other')
   assert.equal((await server.stop('SIGTERM')).code, 0)
 })

@@ -9,6 +9,9 @@
 //     (quire's sync package gives each document one goroutine).
 //   - Updates go in through ApplyUpdate (v1) or ApplyUpdateV2. A malformed
 //     update returns an error wrapping ErrMalformed; nothing of it is applied.
+//     So does one the Doc could not encode again in both formats (a clock
+//     at or above 2^52, a deletion ending above 2^53-1): whatever a Doc
+//     accepts, EncodeStateAsUpdate can snapshot.
 //   - Changes come out through the OnUpdate hook: after every transaction that
 //     changed the document, local or remote, the hook receives the v1 update
 //     that carries exactly that change. Persist and broadcast those bytes.
@@ -16,6 +19,7 @@
 //     dependencies are missing wait inside the Doc (pending) and are applied
 //     when the dependencies arrive; they are not in the state vector, but
 //     they are in EncodeStateAsUpdate, so nothing a peer sent is lost.
+//     PendingSize tells how much waits, for a caller that must bound it.
 //
 // Lengths and indexes of text are UTF-16 code units, as JavaScript counts
 // them, so that positions agree with every Yjs client. Encodings are

@@ -26,11 +26,12 @@ type content interface {
 	countable() bool
 	ref() byte
 	// write encodes the content from offset on, as Item.write does when a
-	// struct is sent starting in its middle.
-	write(enc updateEncoder, offset uint64)
-	// splice cuts the content at offset: the receiver keeps [0, offset) and the
-	// result holds the rest.
-	splice(offset uint64) content
+	// struct is sent starting in its middle. n is the content's length,
+	// which its item (or struct ref) holds: contents need not repeat it.
+	write(enc updateEncoder, offset, n uint64)
+	// splice cuts the content of length n at offset: the receiver keeps
+	// [0, offset) and the result holds the rest.
+	splice(offset, n uint64) content
 	// mergeWith appends right to the receiver if both can be one content.
 	mergeWith(right content) bool
 }
@@ -40,10 +41,10 @@ type contentDeleted struct{ n uint64 }
 func (c *contentDeleted) length() uint64  { return c.n }
 func (c *contentDeleted) countable() bool { return false }
 func (c *contentDeleted) ref() byte       { return refDeleted }
-func (c *contentDeleted) write(enc updateEncoder, offset uint64) {
+func (c *contentDeleted) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeLen(c.n - offset)
 }
-func (c *contentDeleted) splice(offset uint64) content {
+func (c *contentDeleted) splice(offset, _ uint64) content {
 	r := &contentDeleted{c.n - offset}
 	c.n = offset
 	return r
@@ -60,7 +61,7 @@ type contentJSON struct{ vals []lib0.Any }
 func (c *contentJSON) length() uint64  { return uint64(len(c.vals)) }
 func (c *contentJSON) countable() bool { return true }
 func (c *contentJSON) ref() byte       { return refJSON }
-func (c *contentJSON) write(enc updateEncoder, offset uint64) {
+func (c *contentJSON) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeLen(uint64(len(c.vals)) - offset)
 	for _, v := range c.vals[offset:] {
 		if v == lib0.Undefined {
@@ -74,7 +75,7 @@ func (c *contentJSON) write(enc updateEncoder, offset uint64) {
 		enc.writeString(s)
 	}
 }
-func (c *contentJSON) splice(offset uint64) content {
+func (c *contentJSON) splice(offset, _ uint64) content {
 	r := &contentJSON{append([]lib0.Any(nil), c.vals[offset:]...)}
 	c.vals = c.vals[:offset:offset]
 	return r
@@ -89,13 +90,13 @@ type contentAny struct{ vals []lib0.Any }
 func (c *contentAny) length() uint64  { return uint64(len(c.vals)) }
 func (c *contentAny) countable() bool { return true }
 func (c *contentAny) ref() byte       { return refAny }
-func (c *contentAny) write(enc updateEncoder, offset uint64) {
+func (c *contentAny) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeLen(uint64(len(c.vals)) - offset)
 	for _, v := range c.vals[offset:] {
 		enc.writeAny(v)
 	}
 }
-func (c *contentAny) splice(offset uint64) content {
+func (c *contentAny) splice(offset, _ uint64) content {
 	r := &contentAny{append([]lib0.Any(nil), c.vals[offset:]...)}
 	c.vals = c.vals[:offset:offset]
 	return r
@@ -107,29 +108,35 @@ func (c *contentAny) mergeWith(right content) bool {
 
 type contentBinary struct{ b []byte }
 
-func (c *contentBinary) length() uint64                         { return 1 }
-func (c *contentBinary) countable() bool                        { return true }
-func (c *contentBinary) ref() byte                              { return refBinary }
-func (c *contentBinary) write(enc updateEncoder, offset uint64) { enc.writeBuf(c.b) }
-func (c *contentBinary) splice(offset uint64) content           { panic("crdt: binary content cannot be split") }
-func (c *contentBinary) mergeWith(right content) bool           { return false }
+func (c *contentBinary) length() uint64                            { return 1 }
+func (c *contentBinary) countable() bool                           { return true }
+func (c *contentBinary) ref() byte                                 { return refBinary }
+func (c *contentBinary) write(enc updateEncoder, offset, _ uint64) { enc.writeBuf(c.b) }
+func (c *contentBinary) splice(offset, _ uint64) content {
+	panic("crdt: binary content cannot be split")
+}
+func (c *contentBinary) mergeWith(right content) bool { return false }
 
-// contentString holds text as UTF-8 with its length in UTF-16 code units,
-// the unit Yjs counts clocks in. The byte slice's capacity is always capped
-// at its length when it is shared, so append in mergeWith never writes into
-// memory another item still uses.
+// contentString holds text as UTF-8. The byte slice's capacity is always
+// capped at its length when it is shared, so append in mergeWith never
+// writes into memory another item still uses.
+//
+// Its length in UTF-16 code units, the unit Yjs counts clocks in, is not
+// stored: the item holding it has it, and passes it to write and splice,
+// which need it to tell ASCII (as many bytes as units) from other text, so
+// it must be the current length. Most structs of a document holding text
+// are one of these, so 8 bytes here are 8 bytes per struct.
 type contentString struct {
 	b []byte
-	n uint64 // UTF-16 length
 }
 
 func newContentString(s string) *contentString {
 	if len(s) == 1 && s[0] < 0x80 {
 		// Typing inserts one character at a time; share its bytes.
-		return &contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1], n: 1}
+		return &contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1]}
 	}
 	b := []byte(s)
-	return &contentString{b: b[:len(b):len(b)], n: uint64(lib0.UTF16Len(b))}
+	return &contentString{b: b[:len(b):len(b)]}
 }
 
 // asciiBytes backs one-character strings. Slices of it have their capacity
@@ -142,15 +149,15 @@ var asciiBytes = func() []byte {
 	return b
 }()
 
-func (c *contentString) length() uint64  { return c.n }
+func (c *contentString) length() uint64  { return uint64(lib0.UTF16Len(c.b)) }
 func (c *contentString) countable() bool { return true }
 func (c *contentString) ref() byte       { return refString }
-func (c *contentString) write(enc updateEncoder, offset uint64) {
+func (c *contentString) write(enc updateEncoder, offset, n uint64) {
 	if offset == 0 {
 		enc.writeStringBytes(c.b)
 		return
 	}
-	off, split := c.byteOffset(offset)
+	off, split := c.byteOffset(offset, n)
 	if !split {
 		enc.writeStringBytes(c.b[off:])
 		return
@@ -164,10 +171,11 @@ func (c *contentString) write(enc updateEncoder, offset uint64) {
 	enc.writeStringBytes(buf)
 }
 
-// byteOffset maps a UTF-16 offset to a byte offset. split reports an offset
-// inside a surrogate pair; then off is the start of that character.
-func (c *contentString) byteOffset(units uint64) (off int, split bool) {
-	if uint64(len(c.b)) == c.n { // ASCII
+// byteOffset maps a UTF-16 offset into the string of n units to a byte
+// offset. split reports an offset inside a surrogate pair; then off is the
+// start of that character.
+func (c *contentString) byteOffset(units, n uint64) (off int, split bool) {
+	if uint64(len(c.b)) == n { // ASCII
 		return int(units), false
 	}
 	return lib0.UTF16Offset(c.b, int(units))
@@ -175,12 +183,11 @@ func (c *contentString) byteOffset(units uint64) (off int, split bool) {
 
 var replacementChar = []byte("\uFFFD")
 
-func (c *contentString) splice(offset uint64) content {
-	off, split := c.byteOffset(offset)
+func (c *contentString) splice(offset, n uint64) content {
+	off, split := c.byteOffset(offset, n)
 	if !split {
-		right := &contentString{b: c.b[off:len(c.b):len(c.b)], n: c.n - offset}
+		right := &contentString{b: c.b[off:len(c.b):len(c.b)]}
 		c.b = c.b[:off:off]
-		c.n = offset
 		return right
 	}
 	// Yjs never keeps half a surrogate pair: both halves become U+FFFD, on
@@ -192,16 +199,14 @@ func (c *contentString) splice(offset uint64) content {
 	lb := make([]byte, 0, off+3)
 	lb = append(lb, c.b[:off]...)
 	lb = append(lb, replacementChar...)
-	right := &contentString{b: rb, n: c.n - offset}
+	right := &contentString{b: rb}
 	c.b = lb
-	c.n = offset
 	return right
 }
 
 func (c *contentString) mergeWith(right content) bool {
 	r := right.(*contentString)
 	c.b = append(c.b, r.b...)
-	c.n += r.n
 	return true
 }
 
@@ -225,12 +230,12 @@ func utf8Size(b []byte) (rune, int) {
 
 type contentEmbed struct{ v lib0.Any }
 
-func (c *contentEmbed) length() uint64                         { return 1 }
-func (c *contentEmbed) countable() bool                        { return true }
-func (c *contentEmbed) ref() byte                              { return refEmbed }
-func (c *contentEmbed) write(enc updateEncoder, offset uint64) { enc.writeJSON(c.v) }
-func (c *contentEmbed) splice(offset uint64) content           { panic("crdt: embed cannot be split") }
-func (c *contentEmbed) mergeWith(right content) bool           { return false }
+func (c *contentEmbed) length() uint64                            { return 1 }
+func (c *contentEmbed) countable() bool                           { return true }
+func (c *contentEmbed) ref() byte                                 { return refEmbed }
+func (c *contentEmbed) write(enc updateEncoder, offset, _ uint64) { enc.writeJSON(c.v) }
+func (c *contentEmbed) splice(offset, _ uint64) content           { panic("crdt: embed cannot be split") }
+func (c *contentEmbed) mergeWith(right content) bool              { return false }
 
 // contentFormat marks the start (or, with a null value, the end) of a
 // formatting attribute in a text.
@@ -242,12 +247,12 @@ type contentFormat struct {
 func (c *contentFormat) length() uint64  { return 1 }
 func (c *contentFormat) countable() bool { return false }
 func (c *contentFormat) ref() byte       { return refFormat }
-func (c *contentFormat) write(enc updateEncoder, offset uint64) {
+func (c *contentFormat) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeKey(c.key)
 	enc.writeJSON(c.v)
 }
-func (c *contentFormat) splice(offset uint64) content { panic("crdt: format cannot be split") }
-func (c *contentFormat) mergeWith(right content) bool { return false }
+func (c *contentFormat) splice(offset, _ uint64) content { panic("crdt: format cannot be split") }
+func (c *contentFormat) mergeWith(right content) bool    { return false }
 
 // contentType holds a nested shared type.
 type contentType struct{ t *branch }
@@ -255,15 +260,15 @@ type contentType struct{ t *branch }
 func (c *contentType) length() uint64  { return 1 }
 func (c *contentType) countable() bool { return true }
 func (c *contentType) ref() byte       { return refType }
-func (c *contentType) write(enc updateEncoder, offset uint64) {
+func (c *contentType) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeTypeRef(uint8(c.t.kind))
 	switch c.t.kind {
 	case kindXmlElement, kindXmlHook:
 		enc.writeKey(c.t.name)
 	}
 }
-func (c *contentType) splice(offset uint64) content { panic("crdt: type cannot be split") }
-func (c *contentType) mergeWith(right content) bool { return false }
+func (c *contentType) splice(offset, _ uint64) content { panic("crdt: type cannot be split") }
+func (c *contentType) mergeWith(right content) bool    { return false }
 
 // contentDoc is a subdocument reference. quire keeps it and encodes it
 // again; it does not load subdocuments.
@@ -275,12 +280,12 @@ type contentDoc struct {
 func (c *contentDoc) length() uint64  { return 1 }
 func (c *contentDoc) countable() bool { return true }
 func (c *contentDoc) ref() byte       { return refDoc }
-func (c *contentDoc) write(enc updateEncoder, offset uint64) {
+func (c *contentDoc) write(enc updateEncoder, offset, _ uint64) {
 	enc.writeString(c.guid)
 	enc.writeAny(c.opts)
 }
-func (c *contentDoc) splice(offset uint64) content { panic("crdt: doc cannot be split") }
-func (c *contentDoc) mergeWith(right content) bool { return false }
+func (c *contentDoc) splice(offset, _ uint64) content { panic("crdt: doc cannot be split") }
+func (c *contentDoc) mergeWith(right content) bool    { return false }
 
 // newContentDoc normalizes the options the way yjs does when it builds a
 // Doc from them and reads them back: only gc:false, autoLoad:true and a
@@ -337,7 +342,7 @@ func (cs *contentSlabs) read(dec updateDecoder, info byte, left uint64) content 
 		}
 		c := &cs.strs[0]
 		cs.strs = cs.strs[1:]
-		*c = contentString{b: b, n: uint64(lib0.UTF16Len(b))}
+		*c = contentString{b: b}
 		return c
 	case refDeleted:
 		if len(cs.dels) == 0 {
@@ -377,7 +382,7 @@ func readContent(dec updateDecoder, info byte) content {
 		return &contentBinary{dec.readBuf()}
 	case refString:
 		b := dec.readStringBytes()
-		return &contentString{b: b, n: uint64(lib0.UTF16Len(b))}
+		return &contentString{b: b}
 	case refEmbed:
 		return &contentEmbed{dec.readJSON()}
 	case refFormat:

@@ -137,7 +137,7 @@ func (tx *Transaction) splitItem(left *item, diff uint64) *item {
 		rightOrigin: left.rightOrigin,
 		parent:      left.parent,
 		parentSub:   left.parentSub,
-		content:     left.content.splice(diff),
+		content:     left.content.splice(diff, left.len()),
 	}
 	// left keeps its rightOrigin: changing it would change what it syncs as.
 	left.right = right
@@ -162,7 +162,7 @@ func (it *item) integrate(tx *Transaction, offset uint64) {
 		it.left = store.getItemCleanEnd(tx, ID{it.id.Client, it.id.Clock - 1})
 		it.origin = it.left.lastID()
 		it.addFlags(flagOrigin)
-		it.content = it.content.splice(offset)
+		it.content = it.content.splice(offset, it.len())
 		it.setLen(it.len() - offset)
 	}
 	p := it.parent

@@ -59,13 +59,13 @@ type stringItem struct {
 func (tx *Transaction) newStringItem(left, right *item, parent *branch, s string) *item {
 	x := &stringItem{}
 	if len(s) == 1 && s[0] < 0x80 {
-		x.cs = contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1], n: 1}
+		x.cs = contentString{b: asciiBytes[s[0] : s[0]+1 : s[0]+1]}
 	} else {
 		b := []byte(s)
-		x.cs = contentString{b: b[:len(b):len(b)], n: uint64(lib0.UTF16Len(b))}
+		x.cs = contentString{b: b[:len(b):len(b)]}
 	}
 	it := &x.it
-	*it = item{id: tx.nextID(), lf: packLF(x.cs.n, flagCountable), left: left, right: right, parent: parent, content: &x.cs}
+	*it = item{id: tx.nextID(), lf: packLF(x.cs.length(), flagCountable), left: left, right: right, parent: parent, content: &x.cs}
 	if left != nil {
 		it.origin = left.lastID()
 		it.addFlags(flagOrigin)
@@ -285,7 +285,7 @@ func contentValues(c content) []any {
 	case *contentString:
 		// A string in a list is one element per UTF-16 unit, as yjs splits it.
 		s := string(x.b)
-		out := make([]any, 0, x.n)
+		out := make([]any, 0, len(x.b)) // at least the units
 		for _, r := range s {
 			if r >= 0x10000 {
 				out = append(out, string(r), string(r))

@@ -116,7 +116,7 @@ func (r *structRef) write(enc updateEncoder, offset uint64) {
 			enc.writeString(r.parentSub)
 		}
 	}
-	r.content.write(enc, offset)
+	r.content.write(enc, offset, r.length)
 }
 
 // clientRefs are the structs of one client in an update, with a cursor.

@@ -195,7 +195,7 @@ func (r *structRef) slice(diff uint64) structRef {
 	s.parentID = r.parentID
 	s.parentName = r.parentName
 	s.parentSub = r.parentSub
-	s.content = r.content.splice(diff)
+	s.content = r.content.splice(diff, r.length)
 	return s
 }
 

@@ -83,6 +83,7 @@ test('bad input closes the attacker only; honest clients keep editing at speed',
 
   // The honest clients edit the whole time: a's inserts timed until b has them.
   const rtt = roundTrips(a, b, { gap: 10 })
+  t.after(() => rtt.stop()) // a failed assertion must not leave the loop running
   await sleep(300)
   const t0 = performance.now()
   const results = []

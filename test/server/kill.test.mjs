@@ -49,6 +49,8 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
 
   // The load: every client edits every 4-12 ms, connected or not.
   let editing = true
+  let aborted = false
+  t.after(() => { editing = false; aborted = true }) // a failed assertion must not leave the loops running
   const loops = clients.map(async c => {
     const r = prng(SEED * 7 + c.doc.clientID)
     while (editing) {
@@ -73,7 +75,8 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
       const tok = rest.edit()
       const update = Y.encodeStateAsUpdate(restDoc, sv)
       for (;;) {
-        while (!restOpen) await sleep(5)
+        if (aborted) return
+        while (!restOpen && !aborted) await sleep(5)
         let res
         try {
           res = await fetch(`http://${addr}/api/v1/docs/${DOCS[0]}/updates`, {

@@ -14,12 +14,14 @@ import { Y, WebSocket, connect } from './helpers.mjs'
  * `onText`, by default collected in `texts`. The server persists before it
  * sends anything, so what arrives there was durable when it was sent.
  * `closes` records the close codes of the connections the server ended
- * (not those the client closed itself).
+ * (not those the client closed itself), `closeLog` the same with reason and
+ * time (performance.now()).
  */
 export const tappedConnect = (server, room, { onText, ...opts } = {}) => {
   const texts = []
   onText ??= s => texts.push(s)
   const closes = []
+  const closeLog = []
   class TappedWebSocket extends WebSocket {
     constructor (...args) {
       super(...args)
@@ -35,8 +37,12 @@ export const tappedConnect = (server, room, { onText, ...opts } = {}) => {
     }
   }
   const c = connect(server, room, { WebSocketPolyfill: TappedWebSocket, ...opts })
-  c.provider.on('connection-close', ev => { if (ev) closes.push(ev.code) })
-  return Object.assign(c, { texts, closes })
+  c.provider.on('connection-close', ev => {
+    if (!ev) return
+    closes.push(ev.code)
+    closeLog.push({ code: ev.code, reason: ev.reason, at: performance.now() })
+  })
+  return Object.assign(c, { texts, closes, closeLog })
 }
 
 /**

@@ -35,6 +35,7 @@ test('SIGTERM under load: accepted updates flushed, peers get 1001, exit 0', { t
     }
   }
   let editing = true
+  t.after(() => { editing = false }) // a failed assertion must not leave the loops running
   const loops = clients.map(async c => {
     const r = prng(SEED * 7 + c.doc.clientID)
     while (editing) {
@@ -45,7 +46,14 @@ test('SIGTERM under load: accepted updates flushed, peers get 1001, exit 0', { t
   const rounds = []
   for (let round = 0; round < ROUNDS; round++) {
     await until(() => clients.every(c => c.provider.synced), 20_000, 'the clients to sync')
+    const roundStart = performance.now()
     await sleep(300 + Math.floor(rnd() * 700))
+    // Every client must still be connected when the signal comes; if one
+    // is not, say why (the server's warnings, the client's closes).
+    const notConnected = clients.filter(c => !c.provider.wsconnected)
+    assert.deepEqual(notConnected.map(c => c.writer.id), [], `round ${round + 1}: clients not connected at the signal: ` +
+      JSON.stringify(notConnected.map(c => c.closeLog.filter(e => e.at >= roundStart))) + '\n' +
+      server.logs.filter(l => /"level":"(warn|error)"/.test(l)).slice(-10).join('\n'))
     for (const c of clients) c.closes.length = 0
     const t0 = performance.now()
     const exit = await server.stop('SIGTERM')
@@ -56,7 +64,8 @@ test('SIGTERM under load: accepted updates flushed, peers get 1001, exit 0', { t
     // have been closed by the server with 1001.
     await until(() => clients.every(c => c.closes.length > 0), 5_000, 'every client to see its close')
     for (const c of clients) c.provider.disconnect()
-    assert.deepEqual(clients.map(c => c.closes[0]), clients.map(() => 1001), 'peers are closed with 1001')
+    assert.deepEqual(clients.map(c => c.closes[0]), clients.map(() => 1001), `round ${round + 1}: peers are closed with 1001; ` +
+      `closes after the signal: ${JSON.stringify(clients.map(c => c.closeLog.filter(e => e.at >= t0).map(e => [e.code, e.reason, Math.round(e.at - t0)])))}`)
     const accepted = Object.fromEntries(DOCS.map(room => [room, new Set(confirmed[room])]))
 
     server = await Server.start({ data, addr })

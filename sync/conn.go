@@ -124,7 +124,16 @@ type WSConn struct {
 	writeMu   gosync.Mutex // gorilla allows one concurrent writer
 
 	deadlineSet time.Time // when ReadFrame last moved the read deadline
+
+	// readDone is closed when ReadFrame has returned its error: the peer
+	// answered our close frame, or the connection is gone.
+	readDone     chan struct{}
+	readDoneOnce gosync.Once
 }
+
+// closeWait is how long Close waits for the peer to answer its close
+// frame before closing the TCP connection.
+const closeWait = time.Second
 
 // NewWSConn wraps an upgraded WebSocket.
 func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
@@ -137,7 +146,7 @@ func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
-	c := &WSConn{ws: ws, opts: opts}
+	c := &WSConn{ws: ws, opts: opts, readDone: make(chan struct{})}
 	ws.SetReadLimit(opts.MaxFrameBytes)
 	_ = ws.SetReadDeadline(time.Now().Add(opts.PongTimeout))
 	ws.SetPongHandler(func(string) error {
@@ -151,6 +160,7 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.readDoneOnce.Do(func() { close(c.readDone) })
 			var ce *websocket.CloseError
 			switch {
 			case errors.As(err, &ce):
@@ -171,6 +181,7 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 		case websocket.BinaryMessage:
 			return data, nil
 		case websocket.TextMessage:
+			c.readDoneOnce.Do(func() { close(c.readDone) })
 			return nil, &CloseError{Code: CloseUnsupported, Reason: "text frames are not part of the protocol"}
 		}
 	}
@@ -308,7 +319,19 @@ func (c *WSConn) Close(code int, reason string) error {
 			reason = strings.ToValidUTF8(reason[:120], "")
 		}
 		msg := websocket.FormatCloseMessage(code, reason)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) == nil {
+			// The closing handshake: closing the socket while the peer's
+			// frames are still arriving makes the kernel reset the
+			// connection, and a reset can destroy our close frame before
+			// the peer reads it (the client then sees 1006, not the
+			// code). The reader sees the peer's answering close.
+			t := time.NewTimer(closeWait)
+			select {
+			case <-c.readDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		err = c.ws.Close()
 	})
 	return err

@@ -115,6 +115,7 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
     for (const c of clients) c.provider.disconnect()
     const confirmedNow = Object.fromEntries(DOCS.map(room => [room, new Set(confirmed[room])]))
 
+    const killedLogs = server.logs
     server = await Server.start({ data, addr, args: ARGS })
     for (const room of DOCS) {
       const res = await server.fetch(`/api/v1/docs/${room}/export?format=text&field=text`)
@@ -125,7 +126,8 @@ test(`SIGKILL under load, ${KILLS} times: no confirmed edit lost, none doubled`,
       stats.lostAfterKill += lost.length
       stats.doubledAfterKill += doubled.length
       stats.checkedAtKill += confirmedNow[room].size
-      assert.deepEqual(lost, [], `kill ${k + 1}: confirmed edits missing from ${room} after the restart`)
+      assert.deepEqual(lost, [], `kill ${k + 1}: confirmed edits missing from ${room} after the restart; ` +
+        `the killed server's last log lines:\n${killedLogs.slice(-8).join('\n')}`)
       assert.deepEqual(doubled, [], `kill ${k + 1}: edits doubled in ${room} after the restart`)
     }
     stats.confirmedAtKill.push(DOCS.reduce((n, room) => n + confirmedNow[room].size, 0))

@@ -187,6 +187,28 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 	}
 }
 
+// StopReading tells the conn that its reader will not call ReadFrame
+// again (the peer is being closed for what it sent). The conn keeps
+// reading, discarding, until the peer answers the close frame or
+// closeWait passes, so that Close can still end with the closing
+// handshake rather than a reset.
+func (c *WSConn) StopReading() {
+	select {
+	case <-c.readDone:
+		return
+	default:
+	}
+	go func() {
+		defer c.readDoneOnce.Do(func() { close(c.readDone) })
+		_ = c.ws.SetReadDeadline(time.Now().Add(2 * closeWait))
+		for {
+			if _, _, err := c.ws.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // WriteFrames implements Conn. On a connection upgraded through
 // CorkingWriter the frames leave in one write.
 func (c *WSConn) WriteFrames(frames [][]byte) error {

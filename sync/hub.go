@@ -449,14 +449,25 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 	return nil
 }
 
+// readStopper is implemented by a Conn that wants to know when its reader
+// stops calling ReadFrame before it failed (WSConn.StopReading).
+type readStopper interface{ StopReading() }
+
 // readLoop decodes frames and posts them to s until the connection ends.
 func (p *Peer) readLoop(ctx context.Context, s *Session) {
+	failed := false
+	defer func() {
+		if rs, ok := p.conn.(readStopper); ok && !failed {
+			rs.StopReading()
+		}
+	}()
 	h := p.hub
 	msgRate := rate.NewLimiter(rate.Limit(h.cfg.RateMessages), h.cfg.RateBurstMessages)
 	byteRate := rate.NewLimiter(rate.Limit(h.cfg.RateBytes), h.cfg.RateBurstBytes)
 	for {
 		frame, err := p.conn.ReadFrame()
 		if err != nil {
+			failed = true
 			var ce *CloseError
 			if errors.As(err, &ce) && !ce.Remote {
 				kind := ErrKindFrame

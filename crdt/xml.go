@@ -87,18 +87,24 @@ func (h *XmlHook) Name() string { return h.b.name }
 
 // xmlString is yjs's toString for the XML kinds.
 func (b *branch) xmlString() string {
+	var sb strings.Builder
+	b.writeXML(&sb)
+	return sb.String()
+}
+
+// writeXML writes xmlString into sb. The whole tree shares one builder:
+// a string per level, copied into its parent's, would make a deep tree
+// cost the square of its depth.
+func (b *branch) writeXML(sb *strings.Builder) {
 	switch b.kind {
 	case kindXmlFragment:
-		var sb strings.Builder
 		for _, c := range b.listValues() {
-			sb.WriteString(nodeString(c))
+			writeNode(sb, c)
 		}
-		return sb.String()
 	case kindXmlElement:
 		attrs := jsonMap(b)
 		keys := attrs.Keys()
 		slices.Sort(keys)
-		var sb strings.Builder
 		name := strings.ToLower(b.name)
 		sb.WriteString("<" + name)
 		for _, k := range keys {
@@ -107,12 +113,10 @@ func (b *branch) xmlString() string {
 		}
 		sb.WriteString(">")
 		for _, c := range b.listValues() {
-			sb.WriteString(nodeString(c))
+			writeNode(sb, c)
 		}
 		sb.WriteString("</" + name + ">")
-		return sb.String()
 	case kindXmlText:
-		var sb strings.Builder
 		for _, d := range b.delta() {
 			type node struct {
 				name  string
@@ -144,9 +148,7 @@ func (b *branch) xmlString() string {
 				sb.WriteString("</" + nodes[i].name + ">")
 			}
 		}
-		return sb.String()
 	}
-	return ""
 }
 
 // forIn lists what JavaScript's for...in visits on v: an object's keys, a
@@ -189,16 +191,17 @@ func forIn(v any) (keys []string, vals []any) {
 	return keys, vals
 }
 
-func nodeString(v any) string {
+func writeNode(sb *strings.Builder, v any) {
 	switch x := v.(type) {
 	case *XmlElement:
-		return x.String()
+		x.b.writeXML(sb)
 	case *XmlText:
-		return x.String()
+		x.b.writeXML(sb)
 	case *XmlFragment:
-		return x.String()
+		x.b.writeXML(sb)
+	default:
+		sb.WriteString(jsString(v))
 	}
-	return jsString(v)
 }
 
 // jsString is JavaScript's String(v) for the values a document holds.

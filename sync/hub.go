@@ -788,17 +788,34 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 	}
 	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		h.peerWG.Wait()
-		close(done)
-	}()
+	sessions, peers := make(chan struct{}), make(chan struct{})
+	go func() { h.wg.Wait(); close(sessions) }()
+	go func() { h.peerWG.Wait(); close(peers) }()
 	select {
-	case <-done:
+	case <-sessions:
+	case <-ctx.Done():
+		return fmt.Errorf("sync: close: documents not all durable: %w", ctx.Err())
+	}
+	select {
+	case <-peers:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("sync: close: %w", ctx.Err())
+	}
+	// Every document is durable; what is left is peers still being
+	// flushed to, such as a client that stopped reading, whose writer
+	// waits out its write timeout. Cut them off.
+	h.peersMu.Lock()
+	for p := range h.peers {
+		p.abort(CloseGoingAway, "server shutting down")
+	}
+	h.peersMu.Unlock()
+	t := time.NewTimer(2 * closeWait)
+	defer t.Stop()
+	select {
+	case <-peers:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("sync: close: peers not all closed: %w", ctx.Err())
 	}
 }
 

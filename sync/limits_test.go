@@ -219,3 +219,31 @@ func TestPendingLimit(t *testing.T) {
 	good.conn.hangUp()
 	good.wait()
 }
+
+// TestCloseCutsOffStuckPeer: when Close's time is up and every document
+// is durable, a peer that stopped reading is cut off rather than waited
+// for, and Close succeeds.
+func TestCloseCutsOffStuckPeer(t *testing.T) {
+	st := storage.NewMemory()
+	h := NewHub(Config{Store: st, Grace: time.Hour})
+	a := dial(t, h, "doc", "a")
+	stuck := dial(t, h, "doc", "stuck")
+	stuck.conn.stall.Store(true)
+	a.insert(0, "kept")
+	a.expect(MsgSync)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if code, _ := a.conn.closeInfo(t); code != CloseGoingAway {
+		t.Errorf("reading peer closed with %d, want %d", code, CloseGoingAway)
+	}
+	if !stuck.conn.isClosed() {
+		t.Error("the stuck peer's connection is still open")
+	}
+	s, err := st.Load(context.Background(), "doc")
+	if err != nil || len(s.Updates)+len(s.Snapshot) == 0 {
+		t.Fatalf("nothing stored (%v)", err)
+	}
+}

@@ -104,6 +104,20 @@ func (p *Peer) close(code int, reason string, flush bool) {
 	}
 }
 
+// abort closes the peer now, dropping what is queued, even if a flushing
+// close is under way (Hub.Close when its time is up).
+func (p *Peer) abort(code int, reason string) {
+	p.mu.Lock()
+	if !p.closing {
+		p.closing, p.closeCode, p.closeReason = true, code, reason
+	}
+	p.flush = false
+	p.queue, p.queuedBytes = nil, 0
+	p.kickLocked()
+	p.mu.Unlock()
+	go p.conn.Close(code, reason)
+}
+
 // closed reports whether close was called, and with what.
 func (p *Peer) closed() (bool, int, string) {
 	p.mu.Lock()

@@ -6,8 +6,10 @@
 // document, the Session, owns its crdt.Doc, its awareness table and its set
 // of peers; nothing else touches them, so none of them needs a lock. Each
 // Peer (one connection) has a read goroutine that decodes frames and posts
-// them to the session's inbox, and a write goroutine that drains a bounded
-// outbox. The flow of one edit:
+// them to the session's inbox, and a bounded outbox drained by a write
+// goroutine that runs only while the outbox holds something, writing all
+// of it in one system call. One sweeper per Hub schedules the peers' pings
+// and keepalives. The flow of one edit:
 //
 //	conn read -> DecodeFrame -> session inbox -> crdt ApplyUpdate
 //	          -> storage Append (durable) -> peers' outboxes -> conn write
@@ -34,7 +36,9 @@
 //     gets 1003, a frame over the size limit 1009. The document and the
 //     other peers carry on.
 //  4. Awareness is broadcast, never persisted. The states a peer
-//     introduced are removed and announced when it leaves.
+//     introduced are removed and announced when it leaves. Echoes of
+//     states the session already has (y-websocket providers send back
+//     every change they receive) are dropped by the readers.
 //  5. The Hub loads a document on first use (concurrent first uses share
 //     one load), answers a peer nothing before the load completed, unloads
 //     a document a grace period after its last peer left (it is durable by

@@ -118,8 +118,8 @@ type Session struct {
 	cold        []byte // the state as one v1 update: the tail of coldFrame
 	coldFrame   []byte // cold as a sync step 2 frame, for new clients
 	coldSV      []byte
-	full        []byte // the hot doc's whole state, encoded, until it changes
-	fullFrame   []byte // full as a step 2 frame; full is its tail
+	full        []byte    // the hot doc's whole state, encoded, until it changes
+	fullFrame   []byte    // full as a step 2 frame; full is its tail
 	lastUse     time.Time // of the hot doc
 	aw          *awareness
 	peers       map[*Peer]struct{}

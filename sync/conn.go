@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -125,6 +127,13 @@ type WSConn struct {
 
 	deadlineSet time.Time // when ReadFrame last moved the read deadline
 
+	// Parking (see Park). poll is nil for a conn that cannot park.
+	poll   *poller
+	ph     pollHandle
+	rc     syscall.RawConn
+	br     *bufio.Reader // the reader gorilla reads frames through
+	active atomic.Int64  // unix nanoseconds of the last frame, pong or wake-up
+
 	// readDone is closed when ReadFrame has returned its error: the peer
 	// answered our close frame, or the connection is gone.
 	readDone     chan struct{}
@@ -147,12 +156,80 @@ func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	c := &WSConn{ws: ws, opts: opts, readDone: make(chan struct{})}
+	now := time.Now()
+	c.active.Store(now.UnixNano())
 	ws.SetReadLimit(opts.MaxFrameBytes)
-	_ = ws.SetReadDeadline(time.Now().Add(opts.PongTimeout))
+	_ = ws.SetReadDeadline(now.Add(opts.PongTimeout))
 	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(opts.PongTimeout))
+		now := time.Now()
+		c.active.Store(now.UnixNano())
+		return ws.SetReadDeadline(now.Add(opts.PongTimeout))
 	})
+	if cc, ok := ws.NetConn().(*corkConn); ok && cc.br != nil {
+		if sc, ok := cc.Conn.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			poll, perr := sharedPoller()
+			if err == nil && perr == nil {
+				c.poll, c.rc, c.br = poll, rc, cc.br
+			}
+		}
+	}
 	return c
+}
+
+// Upgrade answers a WebSocket handshake and returns the connection as a
+// WSConn that can park (see Park) and coalesces its writes (see
+// CorkingWriter). u's ReadBufferSize is ignored: the conn reads through a
+// buffer of its own, which it must be able to see into to park.
+func Upgrade(u websocket.Upgrader, w http.ResponseWriter, r *http.Request, opts WSOptions) (*WSConn, error) {
+	u.ReadBufferSize = 0 // gorilla then reads through the hijacked reader, ours
+	if h, ok := w.(http.Hijacker); ok {
+		w = corkingWriter{w, h, readBufferSize}
+	}
+	ws, err := u.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewWSConn(ws, opts), nil
+}
+
+// readBufferSize is a conn's read buffer: frames larger than this are
+// read through it in pieces. Most y-websocket frames are a few dozen
+// bytes, and every connection keeps its buffer.
+const readBufferSize = 1 << 10
+
+// Park implements parker: while nothing is buffered, the conn gives up
+// its reader and calls wake, on a new goroutine, when input arrives or
+// the connection ends. It reports false when it cannot park (input is
+// already buffered, or the platform has no poller); the caller then
+// reads.
+func (c *WSConn) Park(wake func()) bool {
+	if c.poll == nil || c.br.Buffered() > 0 {
+		return false
+	}
+	err := c.poll.park(c.rc, &c.ph, func() {
+		// Nothing read the connection while it was parked, so its read
+		// deadline has not been moving: restart it from now, as input
+		// (or the connection's end) just arrived.
+		now := time.Now()
+		c.active.Store(now.UnixNano())
+		c.deadlineSet = now
+		_ = c.ws.SetReadDeadline(now.Add(c.opts.PongTimeout))
+		wake()
+	})
+	return err == nil
+}
+
+// Expired implements parker: nothing (no frame, no pong) has arrived for
+// the keepalive timeout. A parked conn has no read deadline running, so
+// the hub's sweeper asks. An expired conn gives up on its peer: Close
+// will not wait for an answer to its close frame.
+func (c *WSConn) Expired(now time.Time) bool {
+	if now.Sub(time.Unix(0, c.active.Load())) <= c.opts.PongTimeout {
+		return false
+	}
+	c.readDoneOnce.Do(func() { close(c.readDone) })
+	return true
 }
 
 // ReadFrame implements Conn.
@@ -173,7 +250,9 @@ func (c *WSConn) ReadFrame() ([]byte, error) {
 		// Moving the deadline costs a timer update; a busy peer sends
 		// hundreds of frames a second, and a second's slack on a 45 s
 		// timeout changes nothing.
-		if now := time.Now(); now.Sub(c.deadlineSet) > time.Second {
+		now := time.Now()
+		c.active.Store(now.UnixNano())
+		if now.Sub(c.deadlineSet) > time.Second {
 			c.deadlineSet = now
 			_ = c.ws.SetReadDeadline(now.Add(c.opts.PongTimeout))
 		}
@@ -260,12 +339,17 @@ func CorkingWriter(w http.ResponseWriter) http.ResponseWriter {
 	if !ok {
 		return w
 	}
-	return corkingWriter{w, h}
+	return corkingWriter{w, h, 0}
 }
 
 type corkingWriter struct {
 	http.ResponseWriter
 	h http.Hijacker
+	// readBuf, when not 0, gives the hijacked connection a read buffer of
+	// its own of this size, in place of net/http's: Upgrade then tells
+	// gorilla to read through it, so that the conn can see whether input
+	// is buffered (WSConn.Park).
+	readBuf int
 }
 
 func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -273,7 +357,14 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &corkConn{Conn: c}, rw, nil
+	cc := &corkConn{Conn: c}
+	if w.readBuf > 0 && rw.Reader.Buffered() == 0 {
+		// gorilla refuses a client that sent before the handshake
+		// finished; with nothing buffered, nothing is lost by the swap.
+		cc.br = bufio.NewReaderSize(cc, w.readBuf)
+		rw = bufio.NewReadWriter(cc.br, rw.Writer)
+	}
+	return cc, rw, nil
 }
 
 // corkConn holds back the writes made while it is corked and sends them
@@ -282,6 +373,7 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // a frame: gorilla serializes its own frame writes.
 type corkConn struct {
 	net.Conn
+	br       *bufio.Reader // see corkingWriter.readBuf; set before use
 	mu       gosync.Mutex
 	corked   bool
 	buf      *[]byte   // from corkBufs while corked
@@ -374,6 +466,11 @@ func (c *WSConn) Close(code int, reason string) error {
 			t.Stop()
 		}
 		err = c.ws.Close()
+		if c.poll != nil {
+			// A closed descriptor leaves the epoll set without an event:
+			// run a parked reader now, to find the connection closed.
+			c.poll.cancel(&c.ph)
+		}
 	})
 	return err
 }

@@ -367,34 +367,81 @@ type Access struct {
 }
 
 // Serve runs one peer (a connected client) on document name until it
-// disconnects or is closed. It returns once the peer's goroutines have
-// ended. The document is loaded before the peer is answered anything.
+// disconnects or is closed, and returns once the peer has ended. The
+// document is loaded before the peer is answered anything. See Attach for
+// a call that returns as soon as the peer is established.
 func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) error {
+	done := make(chan struct{})
+	if err := h.Attach(ctx, name, conn, acc, func() { close(done) }); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+// Attach is Serve without the wait: it returns once the peer has joined
+// the document (or failed to, with the error), and the peer then lives on
+// its own until it disconnects or is closed; done is called after it has
+// ended and everything it ran has stopped. Hub.Close waits for attached
+// peers as for served ones.
+//
+// A conn that can park (a WSConn from Upgrade, on Linux) holds no
+// goroutine while its peer is idle: Attach is how a server with many idle
+// connections keeps them cheap.
+func (h *Hub) Attach(ctx context.Context, name string, conn Conn, acc Access, done func()) error {
 	if err := ValidName(name); err != nil {
 		_ = conn.Close(CloseUnsupported, "invalid document name")
 		return err
 	}
 	h.peerWG.Add(1)
-	defer h.peerWG.Done()
 	if !acc.Expires.IsZero() && !time.Now().Before(acc.Expires) {
+		h.peerWG.Done()
 		_ = conn.Close(CloseAuthExpired, "token expired")
 		return ErrExpired
 	}
 	p := newPeer(h, conn)
 	p.readOnly = acc.ReadOnly
-	var s *Session
+	s, err := h.join(ctx, name, p)
+	if err != nil {
+		h.peerWG.Done()
+		return err
+	}
+	h.counters.peers.Add(1)
+	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Str("remote", conn.RemoteAddr()).Msg("peer joined")
+	p.ctx, p.sess, p.done = ctx, s, done
+	p.msgRate = rate.NewLimiter(rate.Limit(h.cfg.RateMessages), h.cfg.RateBurstMessages)
+	p.byteRate = rate.NewLimiter(rate.Limit(h.cfg.RateBytes), h.cfg.RateBurstBytes)
+	if !acc.Expires.IsZero() {
+		p.expiry = time.AfterFunc(time.Until(acc.Expires), func() {
+			h.log.Info().Str("doc", name).Uint64("peer", p.id).Msg("token expired; closing the peer")
+			p.close(CloseAuthExpired, "token expired", false)
+		})
+	}
+	h.addPeer(p)
+	// A client may connect and then say nothing for a long time: wait for
+	// its first frame parked, like for any later one.
+	if !p.park() {
+		go p.read()
+	}
+	return nil
+}
+
+// join loads the document and adds p to its session, retrying on a fresh
+// session when the one it found ended first. On failure the conn is
+// closed with the code that says why.
+func (h *Hub) join(ctx context.Context, name string, p *Peer) (*Session, error) {
+	conn := p.conn
 	for {
-		var err error
-		s, err = h.acquire(name)
+		s, err := h.acquire(name)
 		if errors.Is(err, ErrBusy) {
 			h.metrics.Error(ErrKindBusy)
 			h.log.Warn().Str("doc", name).Str("remote", conn.RemoteAddr()).Msg("too many loaded documents; peer refused")
 			_ = conn.Close(CloseTryAgainLater, "server busy: too many open documents")
-			return err
+			return nil, err
 		}
 		if err != nil {
 			_ = conn.Close(CloseGoingAway, "server shutting down")
-			return err
+			return nil, err
 		}
 		joined := make(chan error, 1)
 		err = s.post(ctx, event{kind: evJoin, peer: p, joined: joined})
@@ -410,7 +457,7 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 			}
 		}
 		if err == nil {
-			break
+			return s, nil
 		}
 		h.release(s)
 		if errors.Is(err, errSessionGone) {
@@ -418,103 +465,146 @@ func (h *Hub) Serve(ctx context.Context, name string, conn Conn, acc Access) err
 		}
 		if ctx.Err() != nil {
 			_ = conn.Close(CloseGoingAway, "")
-			return err
+			return nil, err
 		}
 		if errors.Is(err, ErrBusy) {
 			_ = conn.Close(CloseTryAgainLater, "document full: too many peers")
-			return err
+			return nil, err
 		}
 		_ = conn.Close(CloseInternal, "document unavailable")
-		return err
+		return nil, err
 	}
-	h.counters.peers.Add(1)
-	defer h.counters.peers.Add(-1)
-	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Str("remote", conn.RemoteAddr()).Msg("peer joined")
+}
 
-	if !acc.Expires.IsZero() {
-		t := time.AfterFunc(time.Until(acc.Expires), func() {
-			h.log.Info().Str("doc", name).Uint64("peer", p.id).Msg("token expired; closing the peer")
-			p.close(CloseAuthExpired, "token expired", false)
-		})
-		defer t.Stop()
+// finish is the end of a peer, run by its last reader: the session is
+// told, the writer has closed the connection, and the hub forgets it.
+func (p *Peer) finish(stopReading bool) {
+	h, s := p.hub, p.sess
+	if rs, ok := p.conn.(readStopper); ok && stopReading {
+		rs.StopReading()
 	}
-	h.addPeer(p)
-	defer h.removePeer(p)
-	p.readLoop(ctx, s)
+	if p.expiry != nil {
+		p.expiry.Stop()
+	}
 	_ = s.post(context.Background(), event{kind: evLeave, peer: p})
 	h.release(s)
 	<-p.writerDone
+	h.removePeer(p)
+	h.counters.peers.Add(-1)
 	_, code, reason := p.closed()
-	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Int("code", code).Str("reason", reason).Msg("peer left")
-	return nil
+	h.log.Debug().Str("doc", s.name).Uint64("peer", p.id).Int("code", code).Str("reason", reason).Msg("peer left")
+	if p.done != nil {
+		p.done()
+	}
+	h.peerWG.Done()
 }
 
 // readStopper is implemented by a Conn that wants to know when its reader
 // stops calling ReadFrame before it failed (WSConn.StopReading).
 type readStopper interface{ StopReading() }
 
-// readLoop decodes frames and posts them to s until the connection ends.
-func (p *Peer) readLoop(ctx context.Context, s *Session) {
-	failed := false
-	defer func() {
-		if rs, ok := p.conn.(readStopper); ok && !failed {
-			rs.StopReading()
-		}
-	}()
-	h := p.hub
-	msgRate := rate.NewLimiter(rate.Limit(h.cfg.RateMessages), h.cfg.RateBurstMessages)
-	byteRate := rate.NewLimiter(rate.Limit(h.cfg.RateBytes), h.cfg.RateBurstBytes)
+// parker is implemented by a Conn whose reader can let go of its
+// goroutine while nothing is buffered (WSConn).
+type parker interface {
+	// Park arranges for wake to be called once, on a new goroutine, when
+	// the connection has input, ends, or is closed. false: it cannot park
+	// now, and the caller reads instead.
+	Park(wake func()) bool
+	// Expired reports that nothing arrived for the conn's keepalive
+	// timeout; a parked conn has no read deadline running to notice. The
+	// peer is then closed without waiting for its answer.
+	Expired(now time.Time) bool
+}
+
+// read is the peer's reader: it decodes frames and posts them to the
+// session, and once nothing more is buffered parks the conn (if it can),
+// to be run again on input, or ends the peer. It is called when there is
+// input, or may soon be: it starts by reading.
+func (p *Peer) read() {
+	p.parked.Store(false)
 	for {
-		frame, err := p.conn.ReadFrame()
-		if err != nil {
-			failed = true
-			var ce *CloseError
-			if errors.As(err, &ce) && !ce.Remote {
-				kind := ErrKindFrame
-				if ce.Code == CloseTooBig {
-					kind = ErrKindTooBig
-				}
-				h.metrics.Error(kind)
-				h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
-					Int("code", ce.Code).Msg(ce.Reason + "; closing the peer")
-				p.close(ce.Code, ce.Reason, false)
-				return
-			}
-			h.log.Debug().Str("doc", s.name).Uint64("peer", p.id).Err(err).Msg("read ended")
-			p.close(CloseNormal, "", false)
+		more, failed := p.readFrame()
+		if !more {
+			p.finish(!failed)
 			return
 		}
-		msgs, err := DecodeFrame(frame)
-		if err != nil {
-			h.metrics.Error(ErrKindFrame)
-			h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
-				Err(err).Msg("malformed frame; closing the peer")
-			p.close(CloseInvalidPayload, "malformed frame", false)
-			return
-		}
-		for i, m := range msgs {
-			n := 0
-			if i == 0 {
-				n = len(frame)
-			}
-			h.metrics.MessageIn(m.Type, n)
-		}
-		now := time.Now()
-		if !msgRate.AllowN(now, len(msgs)) || !byteRate.AllowN(now, len(frame)) {
-			h.metrics.Error(ErrKindPolicy)
-			h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
-				Msg("rate limit exceeded; closing the peer")
-			p.close(ClosePolicy, "rate limit exceeded", false)
-			return
-		}
-		if echoes(msgs, &s.aw.clocks) {
-			continue
-		}
-		if err := s.post(ctx, event{kind: evFrame, peer: p, msgs: msgs}); err != nil {
-			p.close(CloseGoingAway, "document closed", true)
+		if p.park() {
 			return
 		}
 	}
+}
+
+// park parks the peer's conn, if it can, with read to run on input. After
+// true the caller must not touch the reading side: another reader may
+// already run.
+func (p *Peer) park() bool {
+	pk, ok := p.conn.(parker)
+	if !ok {
+		return false
+	}
+	p.parked.Store(true)
+	if pk.Park(p.read) {
+		return true
+	}
+	p.parked.Store(false)
+	return false
+}
+
+// readFrame reads, decodes and posts one frame. more is false when the
+// peer is done; failed says whether the conn's read failed (rather than
+// the peer being closed for what it sent).
+func (p *Peer) readFrame() (more, failed bool) {
+	h, s := p.hub, p.sess
+	frame, err := p.conn.ReadFrame()
+	if err != nil {
+		var ce *CloseError
+		if errors.As(err, &ce) && !ce.Remote {
+			kind := ErrKindFrame
+			if ce.Code == CloseTooBig {
+				kind = ErrKindTooBig
+			}
+			h.metrics.Error(kind)
+			h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+				Int("code", ce.Code).Msg(ce.Reason + "; closing the peer")
+			p.close(ce.Code, ce.Reason, false)
+			return false, true
+		}
+		h.log.Debug().Str("doc", s.name).Uint64("peer", p.id).Err(err).Msg("read ended")
+		p.close(CloseNormal, "", false)
+		return false, true
+	}
+	now := time.Now()
+	p.lastRead.Store(now.UnixNano())
+	msgs, err := DecodeFrame(frame)
+	if err != nil {
+		h.metrics.Error(ErrKindFrame)
+		h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+			Err(err).Msg("malformed frame; closing the peer")
+		p.close(CloseInvalidPayload, "malformed frame", false)
+		return false, false
+	}
+	for i, m := range msgs {
+		n := 0
+		if i == 0 {
+			n = len(frame)
+		}
+		h.metrics.MessageIn(m.Type, n)
+	}
+	if !p.msgRate.AllowN(now, len(msgs)) || !p.byteRate.AllowN(now, len(frame)) {
+		h.metrics.Error(ErrKindPolicy)
+		h.log.Warn().Str("doc", s.name).Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).
+			Msg("rate limit exceeded; closing the peer")
+		p.close(ClosePolicy, "rate limit exceeded", false)
+		return false, false
+	}
+	if echoes(msgs, &s.aw.clocks) {
+		return true, false
+	}
+	if err := s.post(p.ctx, event{kind: evFrame, peer: p, msgs: msgs}); err != nil {
+		p.close(CloseGoingAway, "document closed", true)
+		return false, false
+	}
+	return true, false
 }
 
 // echoes reports whether a frame holds only awareness updates the

@@ -1,16 +1,20 @@
 package sync
 
 import (
+	"context"
 	gosync "sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// Peer is one connection to one document: a reader goroutine that decodes
-// frames into the session's inbox, and a bounded outbox drained by a
-// writer goroutine that runs only while there is something to write (an
-// idle connection costs no goroutine, no timer and no buffer for its
-// writing side). The session never blocks on a peer: it only appends to
+// Peer is one connection to one document: a reader that decodes frames
+// into the session's inbox, and a bounded outbox drained by a writer
+// goroutine that runs only while there is something to write. The reader,
+// too, runs only while there is input when the conn can park (WSConn on
+// Linux): an idle connection then costs no goroutine, no timer and no
+// buffer beyond its read buffer. The session never blocks on a peer: it only appends to
 // the outbox, and a peer whose outbox is full is closed
 // (CloseTryAgainLater) rather than waited for. Pings and keepalives are
 // scheduled by the hub's sweeper (Hub.sweep).
@@ -19,6 +23,17 @@ type Peer struct {
 	conn     Conn
 	hub      *Hub
 	readOnly bool // set before the peer joins; see Access
+
+	// Reading side, set when the peer has joined (Hub.Attach). One reader
+	// runs at a time: the conn's Park hands the turn to the next.
+	ctx      context.Context
+	sess     *Session
+	done     func()
+	expiry   *time.Timer
+	msgRate  *rate.Limiter
+	byteRate *rate.Limiter
+	lastRead atomic.Int64 // unix nanoseconds of the last frame read
+	parked   atomic.Bool  // no reader runs; the conn wakes one on input
 
 	// Outbox. The session pushes encoded messages; the writer pops them.
 	mu           gosync.Mutex
@@ -50,6 +65,7 @@ func newPeer(h *Hub, conn Conn) *Peer {
 		writerDone: make(chan struct{}),
 	}
 	p.lastWrite.Store(now.UnixNano())
+	p.lastRead.Store(now.UnixNano())
 	return p
 }
 
@@ -142,10 +158,24 @@ func (p *Peer) kickLocked() {
 // when nothing was written for KeepaliveInterval, for an empty awareness
 // update: y-websocket clients drop a connection on which no message
 // arrived for 30 s, and WebSocket pings are invisible to them.
+//
+// A peer that sent a frame within the ping interval is not pinged: it is
+// alive, and a pong would wake a parked reader only to have it wait, with
+// its stack, for the next frame. y-websocket clients renew their
+// awareness every 15 s, so most are never pinged. A parked peer from
+// which nothing arrived for the conn's keepalive timeout is closed here,
+// since no read deadline runs for it.
 func (p *Peer) tick(now time.Time) {
 	cfg := &p.hub.cfg
+	if p.parked.Load() {
+		if pk, ok := p.conn.(parker); ok && pk.Expired(now) {
+			p.hub.log.Debug().Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).Msg("keepalive timeout; closing the peer")
+			p.close(CloseGoingAway, "keepalive timeout", false)
+			return
+		}
+	}
 	p.mu.Lock()
-	if now.Sub(p.lastPing) >= cfg.PingInterval {
+	if now.Sub(p.lastPing) >= cfg.PingInterval && now.Sub(time.Unix(0, p.lastRead.Load())) >= cfg.PingInterval {
 		p.lastPing = now
 		p.pingDue = true
 	}

@@ -36,7 +36,7 @@ const testSecret = "0123456789abcdef0123456789abcdef-test"
 // newEnvCfg is newEnv with a Config the test adjusts.
 func newEnvCfg(t *testing.T, adjust func(*Config)) *env {
 	t.Helper()
-	base := runtime.NumGoroutine()
+	base := goroutines()
 	m := NewMetrics()
 	hub := sync.NewHub(sync.Config{Store: storage.NewMemory(), Metrics: m, Grace: 50 * time.Millisecond})
 	cfg := Config{Hub: hub, Metrics: m, MaxBodyBytes: 1 << 20, Log: testLog(t)}
@@ -53,10 +53,10 @@ func newEnvCfg(t *testing.T, adjust func(*Config)) *env {
 		srv.Close()
 		http.DefaultClient.CloseIdleConnections()
 		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > base {
+		for goroutines() > base {
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<20)
-				t.Fatalf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+				t.Fatalf("goroutine leak: %d > %d\n%s", goroutines(), base, buf[:runtime.Stack(buf, true)])
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

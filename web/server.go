@@ -163,12 +163,10 @@ func NewServer(cfg Config) (*Server, error) {
 		origins:  newOriginPolicy(cfg.AllowedOrigins),
 		conns:    &connLimiter{max: cfg.MaxConns, perIP: cfg.MaxConnsPerIP, byIP: map[string]int{}},
 		upgrader: websocket.Upgrader{
-			// Small per-connection buffers: most connections are idle most
-			// of the time, and both paths cope with large messages (reads
-			// of a big frame bypass the buffer; a frame is written from
-			// the caller's slice). Write buffers are pooled, held only
-			// while a frame is being written.
-			ReadBufferSize:  1 << 10,
+			// Most connections are idle most of the time: write buffers
+			// are pooled, held only while a frame is being written (a
+			// large frame is written from the caller's slice). The read
+			// buffer is sync.Upgrade's own.
 			WriteBufferSize: 4 << 10,
 			WriteBufferPool: &gosync.Pool{},
 			// The origin is checked before the upgrade (see websocket).
@@ -354,20 +352,20 @@ func (s *Server) websocket(c *gin.Context) {
 		jsonError(c, http.StatusServiceUnavailable, msg+"; try again later")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(sync.CorkingWriter(c.Writer), c.Request, nil)
+	conn, err := sync.Upgrade(s.upgrader, c.Writer, c.Request, s.cfg.WS)
 	if err != nil {
 		release()
 		return // the upgrader has answered
 	}
-	// The peer runs on a goroutine of its own and the handler returns:
+	// The peer joins on a goroutine of its own and the handler returns:
 	// net/http keeps the request's buffers and the handler's deep stack
 	// alive for as long as the handler runs, several kilobytes per idle
-	// connection. The request's context ends with the handler, so the
-	// peer does not use it; Hub.Close ends peers.
-	conn := sync.NewWSConn(ws, s.cfg.WS)
+	// connection. Once joined, the peer holds no goroutine while idle
+	// (Hub.Attach); release runs when it ends. The request's context ends
+	// with the handler, so the peer does not use it; Hub.Close ends peers.
 	go func() {
-		defer release()
-		if err := s.hub.Serve(context.Background(), name, conn, acc); err != nil {
+		if err := s.hub.Attach(context.Background(), name, conn, acc, release); err != nil {
+			release()
 			s.log.Warn().Str("doc", name).Str("remote", ip).Err(err).Msg("peer not served")
 		}
 	}()

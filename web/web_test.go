@@ -28,6 +28,22 @@ func testLog(t *testing.T) *zerolog.Logger {
 	return &l
 }
 
+// goroutines counts the goroutines, less the sync package's poller, which
+// starts with the first WebSocket and lives as long as the process.
+func goroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := bytes.Count(buf, []byte("\ngoroutine ")) + 1
+	return n - bytes.Count(buf, []byte("sync.(*poller).loop("))
+}
+
 type env struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -36,28 +52,7 @@ type env struct {
 
 func newEnv(t *testing.T, ws sync.WSOptions) *env {
 	t.Helper()
-	base := runtime.NumGoroutine()
-	m := NewMetrics()
-	hub := sync.NewHub(sync.Config{Store: storage.NewMemory(), Metrics: m, Grace: 50 * time.Millisecond})
-	srv := httptest.NewServer(New(Config{Hub: hub, Metrics: m, WS: ws, MaxBodyBytes: 1 << 20}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := hub.Close(ctx); err != nil {
-			t.Error(err)
-		}
-		srv.Close()
-		http.DefaultClient.CloseIdleConnections()
-		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > base {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Fatalf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-	return &env{t: t, srv: srv, hub: hub}
+	return newEnvCfg(t, func(c *Config) { c.WS = ws })
 }
 
 func (e *env) do(method, path, ctype string, body []byte) (int, http.Header, []byte) {
@@ -380,6 +375,12 @@ func TestKeepalive(t *testing.T) {
 	}
 	defer dead.Close()
 	deadline := time.Now().Add(3 * time.Second)
+	for hub.Stats().Peers != 2 { // it joins after the handshake
+		if time.Now().After(deadline) {
+			t.Fatalf("dead peer never joined: %d peers", hub.Stats().Peers)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	for hub.Stats().Peers != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("dead peer not reaped: %d peers", hub.Stats().Peers)

@@ -194,9 +194,11 @@ func Upgrade(u websocket.Upgrader, w http.ResponseWriter, r *http.Request, opts 
 }
 
 // readBufferSize is a conn's read buffer: frames larger than this are
-// read through it in pieces. Most y-websocket frames are a few dozen
-// bytes, and every connection keeps its buffer.
-const readBufferSize = 1 << 10
+// read through it in pieces (or past it, into the frame). Most y-websocket
+// frames are a few dozen bytes, awareness updates a few hundred, and
+// every connection keeps its buffer. gorilla takes a hijacked reader only
+// if it is larger than 256 bytes.
+const readBufferSize = 512
 
 // Park implements parker: while nothing is buffered, the conn gives up
 // its reader and calls wake, on a new goroutine, when input arrives or

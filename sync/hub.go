@@ -60,9 +60,9 @@ type Config struct {
 	OutboxBytes    int
 	// InboxSize is the capacity of a session's inbox; MaxBatch the most
 	// events handled (and persisted in one Append) at once. Defaults 128
-	// and 256. The inbox is allocated whole with the session, so it is
-	// kept modest: a reader that finds it full waits, which slows that
-	// connection, not the session.
+	// and 256. A reader that finds the inbox full waits, which slows that
+	// connection, not the session; an idle session's inbox holds no
+	// buffer.
 	InboxSize int
 	MaxBatch  int
 	// PingInterval is how often peers are pinged; KeepaliveInterval how
@@ -736,7 +736,7 @@ func (h *Hub) Delete(ctx context.Context, name string) error {
 			s = newSession(h, name)
 			s.deleteOnStart = true
 			r := &request{kind: reqDelete, done: make(chan struct{})}
-			s.inbox <- event{kind: evRequest, req: r}
+			_ = s.inbox.put(context.Background(), nil, event{kind: evRequest, req: r}) // empty: no wait
 			s.refs++
 			h.sessions[name] = s
 			h.wg.Add(1)

@@ -84,7 +84,7 @@ type Session struct {
 	hub  *Hub
 	name string
 
-	inbox chan event
+	inbox inbox
 	stop  chan struct{} // closed by Hub.Close
 	done  chan struct{} // closed when run returns
 
@@ -138,7 +138,7 @@ func newSession(h *Hub, name string) *Session {
 	return &Session{
 		hub:         h,
 		name:        name,
-		inbox:       make(chan event, h.cfg.InboxSize),
+		inbox:       newInbox(h.cfg.InboxSize),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		peers:       map[*Peer]struct{}{},
@@ -152,20 +152,17 @@ func newSession(h *Hub, name string) *Session {
 // slows the readers feeding it, never the other way round.
 func (s *Session) post(ctx context.Context, ev event) error {
 	select {
-	case s.inbox <- ev:
-		return nil
 	case <-s.done:
 		return errSessionGone
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
 	}
+	return s.inbox.put(ctx, s.done, ev)
 }
 
 // run is the session goroutine.
 func (s *Session) run() {
 	defer s.hub.wg.Done()
 	defer close(s.done)
-	log := s.hub.log.With().Str("doc", s.name).Logger()
 	if s.deleteOnStart {
 		s.runDeleteOnly()
 		return
@@ -174,7 +171,7 @@ func (s *Session) run() {
 	if err := s.load(); err != nil {
 		s.err = err
 		s.hub.metrics.Error(ErrKindLoad)
-		log.Error().Err(err).Msg("load failed; the document is not served")
+		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("load failed; the document is not served")
 		s.remove(true)
 		return
 	}
@@ -185,7 +182,7 @@ func (s *Session) run() {
 			s.hub.counters.hibernating.Add(-1)
 		}
 	}()
-	log.Debug().Dur("took", time.Since(t0)).Int64("bytes", s.meta.Bytes).Int("log", s.meta.LogCount).Msg("loaded")
+	s.hub.log.Debug().Str("doc", s.name).Dur("took", time.Since(t0)).Int64("bytes", s.meta.Bytes).Int("log", s.meta.LogCount).Msg("loaded")
 
 	cfg := &s.hub.cfg
 	expire := time.NewTicker(max(cfg.AwarenessTimeout/10, 10*time.Millisecond))
@@ -198,16 +195,10 @@ func (s *Session) run() {
 
 	for {
 		select {
-		case ev := <-s.inbox:
-			batch = append(batch[:0], ev)
-		drain:
-			for len(batch) < cfg.MaxBatch {
-				select {
-				case ev := <-s.inbox:
-					batch = append(batch, ev)
-				default:
-					break drain
-				}
+		case <-s.inbox.ready:
+			batch = s.inbox.take(batch[:0], cfg.MaxBatch)
+			if len(batch) == 0 {
+				continue
 			}
 			if s.process(batch) {
 				s.finish(CloseInternal, "")
@@ -215,6 +206,9 @@ func (s *Session) run() {
 			}
 			clear(batch)
 			batch = batch[:0]
+			if cap(batch) > inboxKeep {
+				batch = nil
+			}
 			activity = true
 			s.lastActive.Store(time.Now().UnixNano())
 		case now := <-expire.C:
@@ -226,26 +220,24 @@ func (s *Session) run() {
 				s.hibernate()
 			}
 		case <-s.evict:
-			if len(s.peers) == 0 && len(s.inbox) == 0 && s.remove(false) {
+			if len(s.peers) == 0 && s.inbox.len() == 0 && s.remove(false) {
 				s.finish(CloseGoingAway, "")
-				log.Debug().Msg("unloaded to make room")
+				s.hub.log.Debug().Str("doc", s.name).Msg("unloaded to make room")
 				return
 			}
 		case res := <-s.compactDone:
 			s.compacted(res)
 		case <-grace.C:
 			graceArmed = false
-			if len(s.peers) == 0 && len(s.inbox) == 0 && s.remove(false) {
+			if len(s.peers) == 0 && s.inbox.len() == 0 && s.remove(false) {
 				s.finish(CloseGoingAway, "")
-				log.Debug().Msg("unloaded")
+				s.hub.log.Debug().Str("doc", s.name).Msg("unloaded")
 				return
 			}
 		case <-s.stop:
 			// Hub.Close: take what is already queued, make it durable,
 			// then close every peer (after flushing its outbox).
-			for n := len(s.inbox); n > 0 && len(batch) < cfg.MaxBatch; n-- {
-				batch = append(batch, <-s.inbox)
-			}
+			batch = s.inbox.take(batch[:0], cfg.MaxBatch)
 			if len(batch) > 0 {
 				s.process(batch)
 			}
@@ -959,6 +951,6 @@ func (s *Session) delete(r *request) {
 // that was not loaded: it holds the name while the store deletes it, so
 // that a concurrent join waits and then loads what is left (nothing).
 func (s *Session) runDeleteOnly() {
-	ev := <-s.inbox // Hub.Delete posts exactly one delete request first
-	s.delete(ev.req)
+	<-s.inbox.ready // Hub.Delete posts exactly one delete request first
+	s.delete(s.inbox.take(nil, 1)[0].req)
 }

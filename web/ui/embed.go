@@ -26,6 +26,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	gosync "sync"
 
 	"github.com/gin-gonic/gin"
 )
@@ -59,12 +60,20 @@ var contentTypes = map[string]string{
 	".txt":         "text/plain; charset=utf-8",
 }
 
+// file is one file of the bundle, read (and compressed) the first time it
+// is asked for: most servers never serve their pages, and a read bundle
+// costs about 2 MiB of heap for the life of the process.
 type file struct {
+	fsys fs.FS
+	path string
+
+	once  gosync.Once
 	data  []byte
 	gz    []byte // nil when compression does not pay
 	ctype string
 	etag  string
 	cache string
+	err   error
 }
 
 // Handler serves the pages and their assets. It answers only the paths of
@@ -90,11 +99,7 @@ func newHandler(fsys fs.FS) *Handler {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		f := newFile(p, data)
+		f := &file{fsys: fsys, path: p}
 		if p == "index.html" {
 			h.shell = f
 			return nil
@@ -111,7 +116,21 @@ func newHandler(fsys fs.FS) *Handler {
 	return h
 }
 
-func newFile(p string, data []byte) *file {
+// load reads the file, once; a file that cannot be read (the embedded
+// bundle can always be) answers 500.
+func (f *file) load() *file {
+	f.once.Do(func() {
+		data, err := fs.ReadFile(f.fsys, f.path)
+		if err != nil {
+			f.err = err
+			return
+		}
+		f.fill(f.path, data)
+	})
+	return f
+}
+
+func (f *file) fill(p string, data []byte) {
 	ext := path.Ext(p)
 	ctype := contentTypes[ext]
 	if ctype == "" {
@@ -121,7 +140,7 @@ func newFile(p string, data []byte) *file {
 		ctype = "application/octet-stream"
 	}
 	sum := sha256.Sum256(data)
-	f := &file{data: data, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, cache: cacheRevalidate}
+	f.data, f.ctype, f.etag, f.cache = data, ctype, `"`+hex.EncodeToString(sum[:8])+`"`, cacheRevalidate
 	if strings.HasPrefix(p, "assets/") {
 		f.cache = cacheImmutable
 	}
@@ -134,7 +153,6 @@ func newFile(p string, data []byte) *file {
 			f.gz = buf.Bytes()
 		}
 	}
-	return f
 }
 
 func compressible(ctype string) bool {
@@ -161,6 +179,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f == nil {
 		jsonError(w, http.StatusNotFound, "no such route")
+		return
+	}
+	if f.load().err != nil {
+		jsonError(w, http.StatusInternalServerError, "reading the page failed")
 		return
 	}
 	hd := w.Header()

@@ -31,7 +31,7 @@ func TestEmbeddedBundle(t *testing.T) {
 	if _, ok := h.files["/sw.js"]; !ok {
 		t.Error("no /sw.js in the bundle")
 	}
-	shell := string(h.shell.data)
+	shell := string(h.shell.load().data)
 	if !strings.Contains(shell, `<main id="main"`) {
 		t.Error("index.html has no main element")
 	}

@@ -133,6 +133,8 @@ type WSConn struct {
 	rc     syscall.RawConn
 	br     *bufio.Reader // the reader gorilla reads frames through
 	active atomic.Int64  // unix nanoseconds of the last frame, pong or wake-up
+	onWake func()        // Park's wake, and wakeUp as a func value
+	woke   func()
 
 	// readDone is closed when ReadFrame has returned its error: the peer
 	// answered our close frame, or the connection is gone.
@@ -209,17 +211,25 @@ func (c *WSConn) Park(wake func()) bool {
 	if c.poll == nil || c.br.Buffered() > 0 {
 		return false
 	}
-	err := c.poll.park(c.rc, &c.ph, func() {
-		// Nothing read the connection while it was parked, so its read
-		// deadline has not been moving: restart it from now, as input
-		// (or the connection's end) just arrived.
-		now := time.Now()
-		c.active.Store(now.UnixNano())
+	if c.woke == nil { // made once: a busy peer parks after every frame
+		c.onWake, c.woke = wake, c.wakeUp
+	}
+	return c.poll.park(c.rc, &c.ph, c.woke) == nil
+}
+
+// wakeUp runs on the goroutine the poller starts for a parked conn.
+func (c *WSConn) wakeUp() {
+	// Nothing read the connection while it was parked, so its read
+	// deadline has not been moving: restart it, as input (or the
+	// connection's end) just arrived. At most once a second, as in
+	// ReadFrame.
+	now := time.Now()
+	c.active.Store(now.UnixNano())
+	if now.Sub(c.deadlineSet) > time.Second {
 		c.deadlineSet = now
 		_ = c.ws.SetReadDeadline(now.Add(c.opts.PongTimeout))
-		wake()
-	})
-	return err == nil
+	}
+	c.onWake()
 }
 
 // Expired implements parker: nothing (no frame, no pong) has arrived for

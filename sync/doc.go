@@ -5,11 +5,13 @@
 // The design follows the NATS server's client loop. One goroutine per open
 // document, the Session, owns its crdt.Doc, its awareness table and its set
 // of peers; nothing else touches them, so none of them needs a lock. Each
-// Peer (one connection) has a read goroutine that decodes frames and posts
-// them to the session's inbox, and a bounded outbox drained by a write
-// goroutine that runs only while the outbox holds something, writing all
-// of it in one system call. One sweeper per Hub schedules the peers' pings
-// and keepalives. The flow of one edit:
+// Peer (one connection) has a reader that decodes frames and posts them to
+// the session's inbox, and a bounded outbox drained by a write goroutine
+// that runs only while the outbox holds something, writing all of it in
+// one system call. The reader, too, runs only while there is input when
+// its conn can park (a WSConn from Upgrade, on Linux: see Hub.Attach), so
+// that an idle connection holds no goroutine. One sweeper per Hub
+// schedules the peers' pings and keepalives. The flow of one edit:
 //
 //	conn read -> DecodeFrame -> session inbox -> crdt ApplyUpdate
 //	          -> storage Append (durable) -> peers' outboxes -> conn write

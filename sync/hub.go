@@ -416,6 +416,7 @@ func (h *Hub) Attach(ctx context.Context, name string, conn Conn, acc Access, do
 	h.counters.peers.Add(1)
 	h.log.Debug().Str("doc", name).Uint64("peer", p.id).Str("remote", conn.RemoteAddr()).Msg("peer joined")
 	p.ctx, p.sess, p.done = ctx, s, done
+	p.readFn = p.read
 	p.msgRate = rate.NewLimiter(rate.Limit(h.cfg.RateMessages), h.cfg.RateBurstMessages)
 	p.byteRate = rate.NewLimiter(rate.Limit(h.cfg.RateBytes), h.cfg.RateBurstBytes)
 	if !acc.Expires.IsZero() {
@@ -550,7 +551,7 @@ func (p *Peer) park() bool {
 		return false
 	}
 	p.parked.Store(true)
-	if pk.Park(p.read) {
+	if pk.Park(p.readFn) {
 		return true
 	}
 	p.parked.Store(false)

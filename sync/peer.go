@@ -29,6 +29,7 @@ type Peer struct {
 	ctx      context.Context
 	sess     *Session
 	done     func()
+	readFn   func() // read as a func value, made once for Park
 	expiry   *time.Timer
 	msgRate  *rate.Limiter
 	byteRate *rate.Limiter

@@ -181,7 +181,7 @@ func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
 
 // Upgrade answers a WebSocket handshake and returns the connection as a
 // WSConn that can park (see Park) and coalesces its writes (see
-// CorkingWriter). u's ReadBufferSize is ignored: the conn reads through a
+// WriteFrames). u's ReadBufferSize is ignored: the conn reads through a
 // buffer of its own, which it must be able to see into to park.
 func Upgrade(u websocket.Upgrader, w http.ResponseWriter, r *http.Request, opts WSOptions) (*WSConn, error) {
 	u.ReadBufferSize = 0 // gorilla then reads through the hijacked reader, ours
@@ -300,60 +300,25 @@ func (c *WSConn) StopReading() {
 	}()
 }
 
-// WriteFrames implements Conn. On a connection upgraded through
-// CorkingWriter the frames leave in one write.
+// WriteFrames implements Conn. On a connection from Upgrade the frames
+// are framed here and leave in one write (see corkConn.writeMessages).
 func (c *WSConn) WriteFrames(frames [][]byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	cc, _ := c.ws.NetConn().(*corkConn)
-	if cc == nil || len(frames) == 1 {
-		for _, f := range frames {
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
-				return err
-			}
-		}
-		return nil
+	if cc, ok := c.ws.NetConn().(*corkConn); ok {
+		return cc.writeMessages(frames, c.opts.WriteTimeout)
 	}
-	cc.cork()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	for _, f := range frames {
-		if len(f) > corkMaxFrame {
-			// A large frame (a document's step 2) goes out from its own
-			// slice, shared by every peer it is sent to, rather than be
-			// copied into each one's buffer.
-			if err := cc.uncork(); err != nil {
-				return err
-			}
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
-				return err
-			}
-			cc.cork()
-			continue
-		}
 		if err := c.ws.WriteMessage(websocket.BinaryMessage, f); err != nil {
-			cc.uncork()
 			return err
 		}
 	}
-	return cc.uncork()
+	return nil
 }
 
-// corkMaxFrame is the largest frame copied into a cork buffer.
-const corkMaxFrame = 32 << 10
-
-// CorkingWriter wraps the ResponseWriter a WebSocket upgrade is done
-// through, so that the connection it hijacks can collect several frames
-// into one write (WSConn.WriteFrames). gorilla/websocket writes each
-// frame with its own system call; a broadcast-heavy document sends
-// hundreds of small frames per peer per second.
-func CorkingWriter(w http.ResponseWriter) http.ResponseWriter {
-	h, ok := w.(http.Hijacker)
-	if !ok {
-		return w
-	}
-	return corkingWriter{w, h, 0}
-}
-
+// corkingWriter wraps the ResponseWriter a WebSocket upgrade is done
+// through (Upgrade), so that the connection it hijacks is a corkConn.
 type corkingWriter struct {
 	http.ResponseWriter
 	h http.Hijacker
@@ -379,76 +344,110 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return cc, rw, nil
 }
 
-// corkConn holds back the writes made while it is corked and sends them
-// as one when uncorked. Writes from other goroutines (gorilla answers
-// pings from the reader) are appended in order, never interleaved inside
-// a frame: gorilla serializes its own frame writes.
+// corkConn is a server connection that writes data frames itself, many
+// in one system call (writeMessages), beside gorilla, which still writes
+// the control frames (pings, pongs, close). gorilla frames each message
+// with its own write, and a broadcast-heavy document sends hundreds of
+// small frames per peer per second: the system calls and gorilla's
+// per-frame work were most of a busy server's CPU. Both writers go
+// through mu, and each writes whole frames under it, so frames never
+// interleave. A frame from server to client is unmasked, so framing it is
+// a header of 2 to 10 bytes before the payload.
 type corkConn struct {
 	net.Conn
 	br       *bufio.Reader // see corkingWriter.readBuf; set before use
 	mu       gosync.Mutex
-	corked   bool
-	buf      *[]byte   // from corkBufs while corked
-	deadline time.Time // the last write deadline set while corked
+	deadline time.Time // the write deadline the socket has now
 }
 
-// corkBufs holds the buffers of corked connections between writes, so
-// that an idle connection holds none.
+// corkBufs holds write buffers between writes, so that an idle
+// connection holds none.
 var corkBufs = gosync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-func (c *corkConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.corked {
-		*c.buf = append(*c.buf, p...)
-		return len(p), nil
-	}
-	return c.Conn.Write(p)
-}
-
-// SetWriteDeadline defers a deadline set while corked to the one real
-// write: gorilla sets it before every frame, and moving a socket's
-// deadline (a runtime timer) cost about a fifth of the server's CPU in a
-// busy room.
-func (c *corkConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.corked {
-		c.deadline = t
-		return nil
-	}
-	return c.Conn.SetWriteDeadline(t)
-}
-
-func (c *corkConn) cork() {
-	c.mu.Lock()
-	c.corked = true
-	c.buf = corkBufs.Get().(*[]byte)
-	c.mu.Unlock()
-}
+// corkMaxFrame is the largest frame copied into a write buffer; a larger
+// one (a document's step 2) is written from its own slice, which every
+// peer it is sent to shares.
+const corkMaxFrame = 32 << 10
 
 // corkBufKeep is the largest buffer returned to the pool: one burst
 // should not pin its memory.
 const corkBufKeep = 64 << 10
 
-func (c *corkConn) uncork() error {
+// Write is gorilla's: whole frames, under mu.
+func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.corked = false
-	var err error
-	if !c.deadline.IsZero() {
-		err = c.Conn.SetWriteDeadline(c.deadline)
-		c.deadline = time.Time{}
+	return c.Conn.Write(p)
+}
+
+// SetWriteDeadline is gorilla's, before each control frame.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// writeMessages writes frames as binary messages, failing if the peer
+// does not take them within half of timeout to timeout: the socket's
+// deadline is moved only when less than half of timeout is left, since moving it is a runtime timer
+// update, which cost about a fifth of the server's CPU in a busy room
+// when done for every write.
+func (c *corkConn) writeMessages(frames [][]byte, timeout time.Duration) error {
+	bp := corkBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	c.mu.Lock()
+	defer func() {
+		c.mu.Unlock()
+		if cap(b) <= corkBufKeep {
+			*bp = b[:0]
+			corkBufs.Put(bp)
+		}
+	}()
+	if now := time.Now(); c.deadline.Sub(now) < timeout/2 {
+		c.deadline = now.Add(timeout)
+		if err := c.Conn.SetWriteDeadline(c.deadline); err != nil {
+			return err
+		}
 	}
-	if len(*c.buf) > 0 && err == nil {
-		_, err = c.Conn.Write(*c.buf)
+	for _, f := range frames {
+		if len(f) <= corkMaxFrame {
+			b = appendFrameHeader(b, len(f))
+			b = append(b, f...)
+			continue
+		}
+		var hdr [maxFrameHeader]byte
+		bufs := net.Buffers{b, appendFrameHeader(hdr[:0], len(f)), f}
+		if _, err := bufs.WriteTo(c.Conn); err != nil {
+			return err
+		}
+		b = b[:0]
 	}
-	if cap(*c.buf) <= corkBufKeep {
-		*c.buf = (*c.buf)[:0]
-		corkBufs.Put(c.buf)
+	if len(b) > 0 {
+		if _, err := c.Conn.Write(b); err != nil {
+			return err
+		}
 	}
-	c.buf = nil
-	return err
+	return nil
+}
+
+// maxFrameHeader is the longest header of an unmasked frame.
+const maxFrameHeader = 10
+
+// appendFrameHeader appends the header of a final, unmasked binary frame
+// of n payload bytes (RFC 6455, section 5.2).
+func appendFrameHeader(dst []byte, n int) []byte {
+	const finBinary = 0x80 | 0x2
+	switch {
+	case n <= 125:
+		return append(dst, finBinary, byte(n))
+	case n <= 0xffff:
+		return append(dst, finBinary, 126, byte(n>>8), byte(n))
+	default:
+		return append(dst, finBinary, 127,
+			byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40), byte(uint64(n)>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }
 
 // Ping implements Conn.

@@ -23,19 +23,18 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// TestWriteFramesCoalesces: through CorkingWriter, a batch of frames
+// TestWriteFramesCoalesces: on a conn from Upgrade, a batch of frames
 // reaches the network in one write, and the client reads every frame, in
 // order.
 func TestWriteFramesCoalesces(t *testing.T) {
 	conns := make(chan *WSConn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up := websocket.Upgrader{}
-		ws, err := up.Upgrade(CorkingWriter(w), r, nil)
+		c, err := Upgrade(websocket.Upgrader{}, w, r, WSOptions{})
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		conns <- NewWSConn(ws, WSOptions{})
+		conns <- c
 	}))
 	defer srv.Close()
 	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
@@ -81,12 +80,39 @@ func TestWriteFramesCoalesces(t *testing.T) {
 			t.Fatalf("batch with a large frame, frame %d: %d bytes, %v", i, len(got), err)
 		}
 	}
-	// Uncorked again: a single frame goes straight out.
-	if err := c.WriteFrames(frames[:1]); err != nil {
-		t.Fatal(err)
+	// Every header length (7-, 16- and 64-bit), with gorilla's control
+	// frames (pings) written from another goroutine meanwhile: frames
+	// never interleave.
+	sizes := []int{0, 125, 126, 1000, 65535, 65536, 70000}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if c.Ping() != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		for i := range 40 {
+			var batch [][]byte
+			for _, n := range sizes {
+				batch = append(batch, bytes.Repeat([]byte{byte(i)}, n))
+			}
+			if err := c.WriteFrames(batch); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := range 40 {
+		for _, n := range sizes {
+			_, got, err := cl.ReadMessage() // answers the pings too
+			if err != nil || len(got) != n || (n > 0 && (got[0] != byte(i) || got[n-1] != byte(i))) {
+				t.Fatalf("batch %d, frame of %d: %d bytes, %v", i, n, len(got), err)
+			}
+		}
 	}
-	if _, _, err := cl.ReadMessage(); err != nil {
-		t.Fatal(err)
-	}
+	<-done
 	_ = c.Close(CloseNormal, "")
 }

@@ -110,13 +110,16 @@ func (p *Peer) close(code int, reason string, flush bool) {
 	if !flush {
 		p.queue, p.queuedBytes = nil, 0
 	}
+	busy := p.writing
 	p.kickLocked()
 	p.mu.Unlock()
-	if !flush {
+	if !flush && busy {
 		// The writer may be stuck in a write to a peer that stopped
 		// reading; closing the connection unblocks it. Not on the
 		// caller's goroutine, which may be the session: sending the close
-		// frame can itself wait for the peer.
+		// frame can itself wait for the peer. A writer started by the
+		// kick above closes the connection itself, first thing: when
+		// thousands of peers leave at once, one goroutine each is enough.
 		go p.conn.Close(code, reason)
 	}
 }

@@ -90,27 +90,20 @@ func appendNumber(dst []byte, f float64) []byte {
 // a []byte as the object of its indices that a Uint8Array stringifies to.
 // A top-level undefined yields ErrUndefined and a BigInt ErrBigInt. Values
 // that are not Any go through Normalize first.
-func StringifyJSON(v Any) (string, error) {
-	if _, ok := v.(undefinedType); ok {
-		return "", ErrUndefined
-	}
-	b, err := appendJSON(nil, v, 0, false)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
+func StringifyJSON(v Any) (string, error) { return stringify(v, false) }
 
 // ExportJSON is StringifyJSON for readers that are not bound to JavaScript's
 // rules, such as a REST export: a BigInt, which a peer may legitimately
 // store in a map or array, is written as its decimal digits instead of
 // failing the whole document. That is valid JSON; JavaScript's JSON.parse
 // reads it as a Number, exact up to 2^53.
-func ExportJSON(v Any) (string, error) {
+func ExportJSON(v Any) (string, error) { return stringify(v, true) }
+
+func stringify(v Any, bigDigits bool) (string, error) {
 	if _, ok := v.(undefinedType); ok {
 		return "", ErrUndefined
 	}
-	b, err := appendJSON(nil, v, 0, true)
+	b, err := appendJSON(nil, v, 0, bigDigits)
 	if err != nil {
 		return "", err
 	}

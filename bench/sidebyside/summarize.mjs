@@ -63,7 +63,7 @@ out(`${meta.machine}; uptime at the start: \`${meta.uptime_start}\`; at the end:
 out(`quire ${meta.quire} (${meta.go}, bbolt data file, fsync on); @hocuspocus/server ${meta.hocuspocus} (no extensions: in memory);`)
 out(`@y/websocket-server ${meta.ywebsocket} (no YPERSISTENCE: in memory) with yjs ${meta.yjs}; both on Node ${meta.node}.`)
 out(`Medians of ${meta.rounds} rounds; every run starts its server fresh; the servers' order rotates between rounds.`)
-out(`Command: \`bench/sidebyside/run.sh --rounds ${meta.rounds} --write-docs\` (results and per-run tables in \`$TMPDIR/quire-sidebyside/results/\`).`)
+out(`Command: \`${meta.rate && meta.rate !== '1' ? `RATE=${meta.rate} ` : ''}bench/sidebyside/run.sh --rounds ${meta.rounds} --write-docs\` (results and per-run tables in \`$TMPDIR/quire-sidebyside/results/\`).`)
 out()
 out('| case | server | converged | p50 | p95 | p99 | max | server CPU | server RSS peak | generator CPU | box busy | more |')
 out('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')

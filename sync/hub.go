@@ -65,12 +65,6 @@ type Config struct {
 	// buffer.
 	InboxSize int
 	MaxBatch  int
-	// WriteInterval is the least time between two writes to one peer:
-	// frames that arrive sooner wait and leave together, one system call
-	// for many. It adds at most this much latency, and only to peers that
-	// are sent to often. Zero: no pacing (the zero Config is unpaced; quire
-	// serve's default is DefaultWriteInterval).
-	WriteInterval time.Duration
 	// PingInterval is how often peers are pinged; KeepaliveInterval how
 	// long a peer may go without a message before it is sent an empty
 	// awareness update. Defaults 15 s and 15 s.
@@ -135,7 +129,6 @@ const (
 	DefaultInboxSize           = 128
 	DefaultMaxBatch            = 256
 	DefaultPingInterval        = 15 * time.Second
-	DefaultWriteInterval       = 0
 	DefaultKeepaliveInterval   = 15 * time.Second
 	DefaultMaxAwarenessClients = 4096
 	DefaultMaxPeersPerDoc      = 1000

@@ -194,20 +194,6 @@ func (p *Peer) tick(now time.Time) {
 // closing it closes the connection, last, and closes writerDone.
 func (p *Peer) writer() {
 	for {
-		// Pace the writes: a peer of a busy document gets a frame every
-		// few hundred microseconds, and a write each would make system
-		// calls the server's main cost. Waiting out the rest of the
-		// interval since the last write lets what arrives meanwhile
-		// leave in the same write. An idle peer's first frame goes at
-		// once.
-		if d := p.hub.cfg.WriteInterval - time.Since(time.Unix(0, p.lastWrite.Load())); d > 0 {
-			p.mu.Lock()
-			closing := p.closing
-			p.mu.Unlock()
-			if !closing {
-				time.Sleep(d)
-			}
-		}
 		p.mu.Lock()
 		batch := p.queue
 		p.queue, p.queuedBytes = nil, 0

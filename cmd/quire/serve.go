@@ -124,7 +124,6 @@ type serveOptions struct {
 	rateBytes         float64
 	rateBurstBytes    int
 	hibernateAfter    time.Duration
-	writeInterval     time.Duration
 }
 
 // envName is the environment variable of a serve flag: QUIRE_ and the
@@ -172,7 +171,6 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.Float64Var(&o.rateBytes, "rate-bytes", sync.DefaultRateBytes, "bytes per second a peer may send on average; past its burst it is closed (1008)")
 	fs.IntVar(&o.rateBurstBytes, "rate-burst-bytes", sync.DefaultRateBurstBytes, "bytes a peer may send in a burst above --rate-bytes")
 	fs.DurationVar(&o.hibernateAfter, "hibernate-after", sync.DefaultHibernateAfter, "a loaded document untouched this long keeps only its encoded state until next used (negative: never)")
-	fs.DurationVar(&o.writeInterval, "write-interval", sync.DefaultWriteInterval, "least time between two writes to one peer; frames arriving sooner leave together in one write (0: none)")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " [$" + envName(f.Name) + "]" })
 }
@@ -344,7 +342,6 @@ func serve(ctx context.Context, o serveOptions, log *zerolog.Logger, ready chan<
 		RateBytes:         o.rateBytes,
 		RateBurstBytes:    o.rateBurstBytes,
 		HibernateAfter:    o.hibernateAfter,
-		WriteInterval:     o.writeInterval,
 	})
 	if auth != nil {
 		log.Info().Strs("algorithms", auth.Methods()).Msg("authentication on: every connection and request needs a token")

@@ -249,8 +249,18 @@ func (p *Peer) write(msgs ...[]byte) bool {
 
 // fail closes the connection after a transport error; the reader then
 // fails too and reports the peer gone to the session.
+//
+// It runs on the writer, which closes the connection itself: close would
+// start another goroutine for it, one per peer when thousands fail at
+// once.
 func (p *Peer) fail(op string, err error) {
-	p.close(CloseGoingAway, op+" failed", false)
+	p.mu.Lock()
+	if !p.closing {
+		p.closing, p.closeCode, p.closeReason = true, CloseGoingAway, op+" failed"
+	}
+	p.flush = false
+	p.queue, p.queuedBytes = nil, 0
+	p.mu.Unlock()
 	p.hub.log.Debug().Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).Err(err).Msgf("peer %s failed", op)
 	_ = p.conn.Close(CloseGoingAway, op+" failed")
 }

@@ -115,6 +115,7 @@ func (p *poller) cancel(h *pollHandle) {
 
 func (p *poller) loop() {
 	events := make([]syscall.EpollEvent, 256)
+	wakes := make([]func(), 0, len(events))
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
 		if err != nil {
@@ -126,14 +127,22 @@ func (p *poller) loop() {
 			// so fail loudly.
 			panic(fmt.Sprintf("sync: epoll_wait: %v", err))
 		}
+		// The readers are started after the lock is let go: when
+		// thousands of connections end at once, parking and closing
+		// conns wait for it.
+		wakes = wakes[:0]
 		p.mu.Lock()
 		for _, ev := range events[:n] {
 			token := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			if wake := p.waiting[token]; wake != nil {
 				delete(p.waiting, token)
-				go wake()
+				wakes = append(wakes, wake)
 			}
 		}
 		p.mu.Unlock()
+		for i, wake := range wakes {
+			go wake()
+			wakes[i] = nil
+		}
 	}
 }

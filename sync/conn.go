@@ -167,7 +167,7 @@ func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
 		c.active.Store(now.UnixNano())
 		return ws.SetReadDeadline(now.Add(opts.PongTimeout))
 	})
-	if cc, ok := ws.NetConn().(*corkConn); ok && cc.br != nil {
+	if cc, ok := ws.NetConn().(*frameConn); ok && cc.br != nil {
 		if sc, ok := cc.Conn.(syscall.Conn); ok {
 			rc, err := sc.SyscallConn()
 			poll, perr := sharedPoller()
@@ -186,7 +186,7 @@ func NewWSConn(ws *websocket.Conn, opts WSOptions) *WSConn {
 func Upgrade(u websocket.Upgrader, w http.ResponseWriter, r *http.Request, opts WSOptions) (*WSConn, error) {
 	u.ReadBufferSize = 0 // gorilla then reads through the hijacked reader, ours
 	if h, ok := w.(http.Hijacker); ok {
-		w = corkingWriter{w, h, readBufferSize}
+		w = upgradeWriter{w, h}
 	}
 	ws, err := u.Upgrade(w, r, nil)
 	if err != nil {
@@ -301,11 +301,11 @@ func (c *WSConn) StopReading() {
 }
 
 // WriteFrames implements Conn. On a connection from Upgrade the frames
-// are framed here and leave in one write (see corkConn.writeMessages).
+// are framed here and leave in one write (see frameConn.writeMessages).
 func (c *WSConn) WriteFrames(frames [][]byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if cc, ok := c.ws.NetConn().(*corkConn); ok {
+	if cc, ok := c.ws.NetConn().(*frameConn); ok {
 		return cc.writeMessages(frames, c.opts.WriteTimeout)
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
@@ -317,34 +317,32 @@ func (c *WSConn) WriteFrames(frames [][]byte) error {
 	return nil
 }
 
-// corkingWriter wraps the ResponseWriter a WebSocket upgrade is done
-// through (Upgrade), so that the connection it hijacks is a corkConn.
-type corkingWriter struct {
+// upgradeWriter wraps the ResponseWriter a WebSocket upgrade is done
+// through (Upgrade), so that the connection it hijacks is a frameConn
+// with a read buffer of its own in place of net/http's: Upgrade tells
+// gorilla to read through it, so that the conn can see whether input is
+// buffered (WSConn.Park).
+type upgradeWriter struct {
 	http.ResponseWriter
 	h http.Hijacker
-	// readBuf, when not 0, gives the hijacked connection a read buffer of
-	// its own of this size, in place of net/http's: Upgrade then tells
-	// gorilla to read through it, so that the conn can see whether input
-	// is buffered (WSConn.Park).
-	readBuf int
 }
 
-func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := w.h.Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	cc := &corkConn{Conn: c}
-	if w.readBuf > 0 && rw.Reader.Buffered() == 0 {
+	cc := &frameConn{Conn: c}
+	if rw.Reader.Buffered() == 0 {
 		// gorilla refuses a client that sent before the handshake
 		// finished; with nothing buffered, nothing is lost by the swap.
-		cc.br = bufio.NewReaderSize(cc, w.readBuf)
+		cc.br = bufio.NewReaderSize(cc, readBufferSize)
 		rw = bufio.NewReadWriter(cc.br, rw.Writer)
 	}
 	return cc, rw, nil
 }
 
-// corkConn is a server connection that writes data frames itself, many
+// frameConn is a server connection that writes data frames itself, many
 // in one system call (writeMessages), beside gorilla, which still writes
 // the control frames (pings, pongs, close). gorilla frames each message
 // with its own write, and a broadcast-heavy document sends hundreds of
@@ -353,35 +351,35 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // through mu, and each writes whole frames under it, so frames never
 // interleave. A frame from server to client is unmasked, so framing it is
 // a header of 2 to 10 bytes before the payload.
-type corkConn struct {
+type frameConn struct {
 	net.Conn
-	br       *bufio.Reader // see corkingWriter.readBuf; set before use
+	br       *bufio.Reader // see upgradeWriter; set before use
 	mu       gosync.Mutex
 	deadline time.Time // the write deadline the socket has now
 }
 
-// corkBufs holds write buffers between writes, so that an idle
+// frameBufs holds write buffers between writes, so that an idle
 // connection holds none.
-var corkBufs = gosync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+var frameBufs = gosync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// corkMaxFrame is the largest frame copied into a write buffer; a larger
+// maxCopiedFrame is the largest frame copied into a write buffer; a larger
 // one (a document's step 2) is written from its own slice, which every
 // peer it is sent to shares.
-const corkMaxFrame = 32 << 10
+const maxCopiedFrame = 32 << 10
 
-// corkBufKeep is the largest buffer returned to the pool: one burst
+// frameBufKeep is the largest buffer returned to the pool: one burst
 // should not pin its memory.
-const corkBufKeep = 64 << 10
+const frameBufKeep = 64 << 10
 
 // Write is gorilla's: whole frames, under mu.
-func (c *corkConn) Write(p []byte) (int, error) {
+func (c *frameConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.Conn.Write(p)
 }
 
 // SetWriteDeadline is gorilla's, before each control frame.
-func (c *corkConn) SetWriteDeadline(t time.Time) error {
+func (c *frameConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.deadline = t
@@ -390,18 +388,18 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 
 // writeMessages writes frames as binary messages, failing if the peer
 // does not take them within half of timeout to timeout: the socket's
-// deadline is moved only when less than half of timeout is left, since moving it is a runtime timer
-// update, which cost about a fifth of the server's CPU in a busy room
-// when done for every write.
-func (c *corkConn) writeMessages(frames [][]byte, timeout time.Duration) error {
-	bp := corkBufs.Get().(*[]byte)
+// deadline is moved only when less than half of timeout is left, since
+// moving it is a runtime timer update, which cost about a fifth of the
+// server's CPU in a busy room when done for every write.
+func (c *frameConn) writeMessages(frames [][]byte, timeout time.Duration) error {
+	bp := frameBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	c.mu.Lock()
 	defer func() {
 		c.mu.Unlock()
-		if cap(b) <= corkBufKeep {
+		if cap(b) <= frameBufKeep {
 			*bp = b[:0]
-			corkBufs.Put(bp)
+			frameBufs.Put(bp)
 		}
 	}()
 	if now := time.Now(); c.deadline.Sub(now) < timeout/2 {
@@ -411,7 +409,7 @@ func (c *corkConn) writeMessages(frames [][]byte, timeout time.Duration) error {
 		}
 	}
 	for _, f := range frames {
-		if len(f) <= corkMaxFrame {
+		if len(f) <= maxCopiedFrame {
 			b = appendFrameHeader(b, len(f))
 			b = append(b, f...)
 			continue

@@ -43,9 +43,9 @@ func TestWriteFramesCoalesces(t *testing.T) {
 	}
 	defer cl.Close()
 	c := <-conns
-	cc, ok := c.ws.NetConn().(*corkConn)
+	cc, ok := c.ws.NetConn().(*frameConn)
 	if !ok {
-		t.Fatalf("the upgraded connection is a %T, want *corkConn", c.ws.NetConn())
+		t.Fatalf("the upgraded connection is a %T, want *frameConn", c.ws.NetConn())
 	}
 	counter := &countingConn{Conn: cc.Conn}
 	cc.Conn = counter
@@ -70,7 +70,7 @@ func TestWriteFramesCoalesces(t *testing.T) {
 		}
 	}
 	// A large frame in a batch goes out from its own slice, in order.
-	big := EncodeSyncStep2(bytes.Repeat([]byte{7}, 3*corkMaxFrame))
+	big := EncodeSyncStep2(bytes.Repeat([]byte{7}, 3*maxCopiedFrame))
 	batch := [][]byte{frames[0], big, frames[1]}
 	if err := c.WriteFrames(batch); err != nil {
 		t.Fatal(err)

@@ -28,9 +28,15 @@ func newInbox(max int) inbox {
 }
 
 // put appends ev, waiting while the inbox is full until there is room,
-// done is closed (errSessionGone) or ctx ends.
+// unless done is closed (errSessionGone: the session no longer takes
+// events) or ctx ends.
 func (b *inbox) put(ctx context.Context, done <-chan struct{}, ev event) error {
 	for {
+		select {
+		case <-done:
+			return errSessionGone
+		default:
+		}
 		b.mu.Lock()
 		if len(b.q) < b.max {
 			b.q = append(b.q, ev)

@@ -14,8 +14,8 @@ import (
 // goroutine that runs only while there is something to write. The reader,
 // too, runs only while there is input when the conn can park (WSConn on
 // Linux): an idle connection then costs no goroutine, no timer and no
-// buffer beyond its read buffer. The session never blocks on a peer: it only appends to
-// the outbox, and a peer whose outbox is full is closed
+// buffer beyond its read buffer. The session never blocks on a peer: it
+// only appends to the outbox, and a peer whose outbox is full is closed
 // (CloseTryAgainLater) rather than waited for. Pings and keepalives are
 // scheduled by the hub's sweeper (Hub.sweep).
 type Peer struct {
@@ -128,14 +128,20 @@ func (p *Peer) close(code int, reason string, flush bool) {
 // close is under way (Hub.Close when its time is up).
 func (p *Peer) abort(code int, reason string) {
 	p.mu.Lock()
+	p.dropLocked(code, reason)
+	p.kickLocked()
+	p.mu.Unlock()
+	go p.conn.Close(code, reason)
+}
+
+// dropLocked marks the peer closing without a flush and drops what is
+// queued; a close already asked for keeps its code. p.mu is held.
+func (p *Peer) dropLocked(code int, reason string) {
 	if !p.closing {
 		p.closing, p.closeCode, p.closeReason = true, code, reason
 	}
 	p.flush = false
 	p.queue, p.queuedBytes = nil, 0
-	p.kickLocked()
-	p.mu.Unlock()
-	go p.conn.Close(code, reason)
 }
 
 // closed reports whether close was called, and with what.
@@ -255,11 +261,7 @@ func (p *Peer) write(msgs ...[]byte) bool {
 // once.
 func (p *Peer) fail(op string, err error) {
 	p.mu.Lock()
-	if !p.closing {
-		p.closing, p.closeCode, p.closeReason = true, CloseGoingAway, op+" failed"
-	}
-	p.flush = false
-	p.queue, p.queuedBytes = nil, 0
+	p.dropLocked(CloseGoingAway, op+" failed")
 	p.mu.Unlock()
 	p.hub.log.Debug().Uint64("peer", p.id).Str("remote", p.conn.RemoteAddr()).Err(err).Msgf("peer %s failed", op)
 	_ = p.conn.Close(CloseGoingAway, op+" failed")

@@ -151,11 +151,6 @@ func newSession(h *Hub, name string) *Session {
 // post puts ev in the inbox, waiting while it is full: a busy session
 // slows the readers feeding it, never the other way round.
 func (s *Session) post(ctx context.Context, ev event) error {
-	select {
-	case <-s.done:
-		return errSessionGone
-	default:
-	}
 	return s.inbox.put(ctx, s.done, ev)
 }
 

@@ -163,10 +163,10 @@ func NewServer(cfg Config) (*Server, error) {
 		origins:  newOriginPolicy(cfg.AllowedOrigins),
 		conns:    &connLimiter{max: cfg.MaxConns, perIP: cfg.MaxConnsPerIP, byIP: map[string]int{}},
 		upgrader: websocket.Upgrader{
-			// Most connections are idle most of the time: write buffers
-			// are pooled, held only while a frame is being written (a
-			// large frame is written from the caller's slice). The read
-			// buffer is sync.Upgrade's own.
+			// sync.Upgrade frames data itself and brings its own read
+			// buffer; gorilla writes only control frames. The pool keeps
+			// gorilla from taking net/http's write buffer for each
+			// connection for good.
 			WriteBufferSize: 4 << 10,
 			WriteBufferPool: &gosync.Pool{},
 			// The origin is checked before the upgrade (see websocket).

@@ -125,13 +125,13 @@ func (f *file) load() *file {
 			f.err = err
 			return
 		}
-		f.fill(f.path, data)
+		f.fill(data)
 	})
 	return f
 }
 
-func (f *file) fill(p string, data []byte) {
-	ext := path.Ext(p)
+func (f *file) fill(data []byte) {
+	ext := path.Ext(f.path)
 	ctype := contentTypes[ext]
 	if ctype == "" {
 		ctype = mime.TypeByExtension(ext)
@@ -141,7 +141,7 @@ func (f *file) fill(p string, data []byte) {
 	}
 	sum := sha256.Sum256(data)
 	f.data, f.ctype, f.etag, f.cache = data, ctype, `"`+hex.EncodeToString(sum[:8])+`"`, cacheRevalidate
-	if strings.HasPrefix(p, "assets/") {
+	if strings.HasPrefix(f.path, "assets/") {
 		f.cache = cacheImmutable
 	}
 	if compressible(ctype) && len(data) > 512 {

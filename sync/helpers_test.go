@@ -335,6 +335,13 @@ type hookStore struct {
 	gate      chan struct{}
 	failNext  atomic.Bool
 	loadDelay time.Duration
+	// compactDelay makes each Compact take at least this long.
+	compactDelay time.Duration
+}
+
+func (s *hookStore) Compact(ctx context.Context, doc string, snapshot []byte, through uint64) error {
+	time.Sleep(s.compactDelay)
+	return s.Store.Compact(ctx, doc, snapshot, through)
 }
 
 var errInjected = errors.New("injected storage failure")

@@ -171,6 +171,8 @@ type Hub struct {
 	peersMu   gosync.Mutex
 	peers     map[*Peer]struct{}
 	sweepStop chan struct{}
+
+	writers *writers
 }
 
 // NewHub returns a hub serving the documents of cfg.Store.
@@ -225,7 +227,7 @@ func NewHub(cfg Config) *Hub {
 		cfg.HibernateAfter = DefaultHibernateAfter
 	}
 	c := &counters{next: cfg.Metrics}
-	return &Hub{cfg: cfg, log: cfg.Log, metrics: c, counters: c, sessions: map[string]*Session{}}
+	return &Hub{cfg: cfg, log: cfg.Log, metrics: c, counters: c, sessions: map[string]*Session{}, writers: newWriters()}
 }
 
 // ValidName checks a document name: 1 to MaxNameLen bytes of UTF-8 with
@@ -879,6 +881,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 	}
 	h.mu.Unlock()
+	defer h.writers.close()
 	sessions, peers := make(chan struct{}), make(chan struct{})
 	go func() { h.wg.Wait(); close(sessions) }()
 	go func() { h.peerWG.Wait(); close(peers) }()

@@ -161,7 +161,7 @@ func (p *Peer) kickLocked() {
 		return
 	}
 	p.writing = true
-	go p.writer()
+	p.hub.writers.start(p)
 }
 
 // tick is the sweeper's visit: it asks for a ping every PingInterval and,

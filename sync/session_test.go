@@ -520,3 +520,125 @@ func TestListInfo(t *testing.T) {
 	a.conn.hangUp()
 	a.wait()
 }
+
+// TestBatchBroadcastMerged: what one batch broadcasts reaches each peer as
+// one update (the batch's updates merged) and one awareness message (the
+// latest entry of each client), whatever the number of messages that
+// arrived.
+func TestBatchBroadcastMerged(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory(), gate: make(chan struct{})}
+	h := testHub(t, st, nil)
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	a.insert(0, "x") // its Append now waits at the gate
+	time.Sleep(20 * time.Millisecond)
+	aw := func(client, clock uint64, state string) []byte {
+		return EncodeAwareness(EncodeAwarenessUpdate([]AwarenessEntry{{ClientID: client, Clock: clock, State: []byte(state)}}))
+	}
+	for i := 0; i < 5; i++ { // queue behind it, for one batch
+		b.insert(0, fmt.Sprint(i))
+		b.conn.send(t, aw(7, uint64(i+1), fmt.Sprintf(`{"cursor":%d}`, i)))
+	}
+	b.conn.send(t, aw(8, 1, `{"name":"b"}`))
+	time.Sleep(50 * time.Millisecond)
+	close(st.gate)
+
+	for _, c := range []*client{a, b} {
+		if m := c.expect(MsgSync); m.Sync != SyncUpdate { // the first batch: a's "x"
+			t.Fatalf("%s: got sync %s, want an update", c.conn.name, m.Sync)
+		}
+		m := c.expect(MsgSync)
+		if m.Sync != SyncUpdate {
+			t.Fatalf("%s: got sync %s, want an update", c.conn.name, m.Sync)
+		}
+		d := crdt.NewDoc(crdt.Options{})
+		if err := d.ApplyUpdate(m.Payload); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(d.Text("t").String()); got != 5 {
+			t.Errorf("%s: the second batch's update holds %d characters (%q), want all 5", c.conn.name, got, d.Text("t").String())
+		}
+		m = c.expect(MsgAwareness)
+		entries, err := DecodeAwarenessUpdate(m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []AwarenessEntry{{ClientID: 7, Clock: 5, State: []byte(`{"cursor":4}`)}, {ClientID: 8, Clock: 1, State: []byte(`{"name":"b"}`)}}
+		if fmt.Sprint(entries) != fmt.Sprint(want) {
+			t.Errorf("%s: awareness %v, want %v", c.conn.name, entries, want)
+		}
+		select {
+		case f := <-c.conn.fromSrv:
+			t.Errorf("%s: a further frame % x; the batch should have sent two", c.conn.name, f)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if n := st.appends.Load(); n != 2 {
+		t.Errorf("%d appends, want 2", n)
+	}
+	a.conn.hangUp()
+	b.conn.hangUp()
+	a.wait()
+	b.wait()
+}
+
+func TestLatestEntries(t *testing.T) {
+	e := func(client, clock uint64) AwarenessEntry { return AwarenessEntry{ClientID: client, Clock: clock} }
+	for _, tc := range []struct {
+		in, want []AwarenessEntry
+	}{
+		{nil, nil},
+		{[]AwarenessEntry{e(3, 1)}, []AwarenessEntry{e(3, 1)}},
+		{[]AwarenessEntry{e(3, 1), e(1, 4), e(3, 2), e(2, 1), e(1, 5), e(3, 7)}, []AwarenessEntry{e(1, 5), e(2, 1), e(3, 7)}},
+		// A removal after a state, as a leave in the same batch.
+		{[]AwarenessEntry{{ClientID: 4, Clock: 2, State: []byte(`{}`)}, {ClientID: 4, Clock: 2, State: nullJSON}}, []AwarenessEntry{{ClientID: 4, Clock: 2, State: nullJSON}}},
+	} {
+		if got := latestEntries(append([]AwarenessEntry(nil), tc.in...)); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("latestEntries(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestCompactionHeldBack: after a compaction, the next one the policy asks
+// for waits compactDuty times what the last one cost, and then happens
+// without further edits.
+func TestCompactionHeldBack(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory(), compactDelay: 20 * time.Millisecond}
+	h := testHub(t, st, func(c *Config) { c.Policy = storage.Policy{MaxLogCount: 5} })
+	a := dial(t, h, "doc", "a")
+	edits := func(n int) {
+		for i := 0; i < n; i++ {
+			a.insert(0, "x")
+			a.expect(MsgSync)
+		}
+	}
+	edits(5)
+	eventually(t, "the first compaction", func() bool { return h.Stats().Compactions == 1 })
+	t0 := time.Now()
+	edits(6)
+	time.Sleep(300 * time.Millisecond)
+	if n := h.Stats().Compactions; n != 1 {
+		t.Fatalf("%d compactions within %v of the first, which cost over 20ms; want it held back for about %v", n, time.Since(t0), 20*time.Millisecond*compactDuty)
+	}
+	eventually(t, "the held-back compaction", func() bool { return h.Stats().Compactions == 2 })
+	if m, err := st.Stat(context.Background(), "doc"); err != nil || m.LogCount >= 5 {
+		t.Fatalf("after the second compaction: %+v, %v", m, err)
+	}
+	a.conn.hangUp()
+	a.wait()
+}
+
+func TestBatchPace(t *testing.T) {
+	for _, tc := range []struct {
+		peers int
+		want  time.Duration
+	}{{0, 0}, {2, 60 * time.Microsecond}, {250, 7500 * time.Microsecond}, {1000, maxPace}} {
+		s := &Session{peers: map[*Peer]struct{}{}}
+		for i := 0; i < tc.peers; i++ {
+			s.peers[&Peer{id: uint64(i)}] = struct{}{}
+		}
+		if got := s.batchPace(); got != tc.want {
+			t.Errorf("%d peers: pace %v, want %v", tc.peers, got, tc.want)
+		}
+	}
+}

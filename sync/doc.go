@@ -8,7 +8,8 @@
 // Peer (one connection) has a reader that decodes frames and posts them to
 // the session's inbox, and a bounded outbox drained by a write goroutine
 // that runs only while the outbox holds something, writing all of it in
-// one system call. The reader, too, runs only while there is input when
+// one system call (writer goroutines are recycled across peers, so that a
+// busy room does not start one per push). The reader, too, runs only while there is input when
 // its conn can park (a WSConn from Upgrade, on Linux: see Hub.Attach), so
 // that an idle connection holds no goroutine. One sweeper per Hub
 // schedules the peers' pings and keepalives. The flow of one edit:
@@ -23,7 +24,13 @@
 //     the document (or left something pending in it) with one Append (one
 //     fsync), and only then sends anything the batch produced: echoes,
 //     step 2 answers, awareness, REST answers. Whatever any peer or REST
-//     caller has seen is on disk. If the Append fails nothing is sent, the
+//     caller has seen is on disk. What a batch broadcasts goes out as one
+//     update (the batch's changes merged) and one awareness message (the
+//     latest entry of each client), so that a peer gets one write per
+//     batch however many edits and cursor moves it held, and a
+//     y-websocket provider echoes one awareness message, not one per
+//     cursor move. A session with many peers that is busy paces its
+//     batches (see pacePerPeer) so that more events share each one. If the Append fails nothing is sent, the
 //     peers are closed with 1011 and the session ends, so that the next
 //     connection reloads from disk and the clients resync what was lost.
 //  2. A slow peer never slows a session. The session only appends to a

@@ -334,7 +334,7 @@ type hookStore struct {
 	// gate, if set, is received from before each Append proceeds.
 	gate      chan struct{}
 	failNext  atomic.Bool
-	loadDelay time.Duration
+	loadDelay atomic.Int64 // nanoseconds
 	// compactDelay makes each Compact take at least this long.
 	compactDelay time.Duration
 }
@@ -348,8 +348,8 @@ var errInjected = errors.New("injected storage failure")
 
 func (s *hookStore) Load(ctx context.Context, doc string) (storage.State, error) {
 	s.loads.Add(1)
-	if s.loadDelay > 0 {
-		time.Sleep(s.loadDelay)
+	if d := time.Duration(s.loadDelay.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	return s.Store.Load(ctx, doc)
 }

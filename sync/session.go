@@ -289,9 +289,9 @@ func (s *Session) run() {
 // the next batch. A session with two peers never waits, one with 250
 // peers up to 7.5 ms, and a session that is not busy starts at once, so
 // that pacing costs no latency when edits are sparse. In a room of 250
-// editors at 2 and 10 edits/s each it cut the batches by 40%, the server's
-// CPU at 2/s by a sixth, and the p99 at 10/s by a fifth
-// (docs/benchmarks.md).
+// editors at 2 and 10 edits/s each it cut the batches by a third or
+// more, the server's CPU at 2/s by a sixth, and the p99 at 10/s by a
+// fifth (docs/benchmarks.md).
 const (
 	pacePerPeer = 30 * time.Microsecond
 	maxPace     = 10 * time.Millisecond
@@ -310,22 +310,11 @@ func (s *Session) batchPace() time.Duration {
 // think the content is gone, and a blank state written back over the
 // stored one would make it so.
 func (s *Session) load() error {
-	st, err := s.hub.cfg.Store.Load(context.Background(), s.name)
+	doc, meta, err := loadDoc(s.hub.cfg.Store, s.name, s.hub.cfg.NoGC)
 	if err != nil {
-		return fmt.Errorf("load %q: %w", s.name, err)
+		return err
 	}
-	s.doc = crdt.NewDoc(crdt.Options{NoGC: s.hub.cfg.NoGC})
-	if len(st.Snapshot) > 0 {
-		if err := s.doc.ApplyUpdate(st.Snapshot); err != nil {
-			return fmt.Errorf("load %q: snapshot: %w", s.name, err)
-		}
-	}
-	for i, u := range st.Updates {
-		if err := s.doc.ApplyUpdate(u); err != nil {
-			return fmt.Errorf("load %q: log entry %d: %w", s.name, st.Meta.SnapshotSeq+1+uint64(i), err)
-		}
-	}
-	s.meta = st.Meta
+	s.doc, s.meta = doc, meta
 	s.doc.OnUpdate(s.onUpdate)
 	s.lastUse = time.Now()
 	s.lastActive.Store(s.lastUse.UnixNano())
@@ -333,6 +322,27 @@ func (s *Session) load() error {
 }
 
 func (s *Session) onUpdate(u []byte) { s.emitted = append(s.emitted, u) }
+
+// loadDoc reads a document's snapshot and log from store into a new
+// replica.
+func loadDoc(store storage.Store, name string, noGC bool) (*crdt.Doc, storage.Meta, error) {
+	st, err := store.Load(context.Background(), name)
+	if err != nil {
+		return nil, storage.Meta{}, fmt.Errorf("load %q: %w", name, err)
+	}
+	doc := crdt.NewDoc(crdt.Options{NoGC: noGC})
+	if len(st.Snapshot) > 0 {
+		if err := doc.ApplyUpdate(st.Snapshot); err != nil {
+			return nil, storage.Meta{}, fmt.Errorf("load %q: snapshot: %w", name, err)
+		}
+	}
+	for i, u := range st.Updates {
+		if err := doc.ApplyUpdate(u); err != nil {
+			return nil, storage.Meta{}, fmt.Errorf("load %q: log entry %d: %w", name, st.Meta.SnapshotSeq+1+uint64(i), err)
+		}
+	}
+	return doc, st.Meta, nil
+}
 
 // hot returns the replica, decoding it from the hibernated state first if
 // need be. The caller is about to change or read it.
@@ -899,14 +909,13 @@ func (s *Session) slowPeer(p *Peer) {
 }
 
 // A compaction of a document under heavy editing is held back so that
-// compacting takes at most about 1/compactDuty of the session's time,
-// however often the policy's thresholds are crossed. In a busy room the
-// log crosses them several times a second, and each compaction encodes the
-// whole document on the session goroutine and writes it under bbolt's
-// single writer: unthrottled, a 500 KB document in a room of 250 editors
-// spent a tenth of its CPU compacting. The log grows meanwhile, which costs
-// only replay time at the next load. Compact requests and unloading are
-// not held back.
+// compacting takes at most about 1/compactDuty of the time, however often
+// the policy's thresholds are crossed. In a busy room the log crosses them
+// several times a second, and each compaction encodes the whole document
+// and writes it under bbolt's single writer: unthrottled, a 500 KB
+// document in a room of 250 editors spent a tenth of the server's CPU
+// compacting. The log grows meanwhile, which costs only replay time at the
+// next load. Compact requests and unloading are not held back.
 const (
 	compactDuty     = 50
 	maxCompactDelay = time.Minute
@@ -952,13 +961,23 @@ func (s *Session) maybeCompact() {
 		}
 		return
 	}
-	s.startCompaction(waiters)
+	s.startCompaction(waiters, len(waiters) > 0)
 }
 
-func (s *Session) startCompaction(waiters []*request) {
+// startCompaction starts writing a snapshot. The snapshot of a hot
+// document whose encoding is not at hand is built, unless replica is set,
+// from what is stored, on the compaction goroutine: encoding the replica
+// here would hold up every peer for as long as that takes (40 ms for the
+// 1 MB document of a room of 250 editors, whose 10 edits/s each made that
+// a stall every two seconds). What is stored is the same state, durable by
+// construction. Compact requests use the replica, since a drop of pending
+// data (which also asks for one) is only in the replica; so does a session
+// that ends, which has nothing else to do.
+func (s *Session) startCompaction(waiters []*request, replica bool) {
 	t0 := time.Now()
 	snap, err := s.cold, error(nil)
-	if s.doc != nil {
+	fromStore := s.doc != nil && s.full == nil && !replica
+	if s.doc != nil && !fromStore {
 		snap, err = s.fullState()
 	}
 	s.compactCost = time.Since(t0)
@@ -972,18 +991,34 @@ func (s *Session) startCompaction(waiters []*request) {
 		return
 	}
 	through := s.meta.LastSeq
-	store, name := s.hub.cfg.Store, s.name
+	store, name, noGC := s.hub.cfg.Store, s.name, s.hub.cfg.NoGC
 	s.compacting = true
 	go func() {
 		res := compactResult{waiters: waiters}
 		t0 := time.Now()
-		res.err = store.Compact(context.Background(), name, snap, through)
+		if fromStore {
+			snap, through, res.err = snapshotFromStore(store, name, noGC)
+		}
+		if res.err == nil {
+			res.err = store.Compact(context.Background(), name, snap, through)
+		}
 		res.took = time.Since(t0)
 		if res.err == nil {
 			res.meta, res.statErr = store.Stat(context.Background(), name)
 		}
 		s.compactDone <- res
 	}()
+}
+
+// snapshotFromStore encodes the stored state of name as one update, and
+// returns the log position it covers.
+func snapshotFromStore(store storage.Store, name string, noGC bool) ([]byte, uint64, error) {
+	doc, meta, err := loadDoc(store, name, noGC)
+	if err != nil {
+		return nil, 0, err
+	}
+	snap, err := doc.EncodeStateAsUpdate(nil)
+	return snap, meta.LastSeq, err
 }
 
 func (s *Session) compacted(res compactResult) {
@@ -1017,7 +1052,7 @@ const unloadCompactMin = 32
 // normally), and answers whatever is still waiting.
 func (s *Session) finish(code int, reason string) {
 	if code != CloseInternal && !s.compacting && s.meta.LogCount >= unloadCompactMin && !s.suspect && s.err == nil {
-		s.startCompaction(nil)
+		s.startCompaction(nil, true)
 	}
 	if s.err != nil || s.suspect {
 		code, reason = CloseInternal, "server error, reconnect"

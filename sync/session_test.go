@@ -181,7 +181,8 @@ func TestConcurrentJoinsLoadOnce(t *testing.T) {
 	if _, err := mem.Append(context.Background(), "doc", ups...); err != nil {
 		t.Fatal(err)
 	}
-	st := &hookStore{Store: mem, loadDelay: 100 * time.Millisecond}
+	st := &hookStore{Store: mem}
+	st.loadDelay.Store(int64(100 * time.Millisecond))
 	h := testHub(t, st, nil)
 	var wg gosync.WaitGroup
 	clients := make([]*client, 8)
@@ -640,5 +641,46 @@ func TestBatchPace(t *testing.T) {
 		if got := s.batchPace(); got != tc.want {
 			t.Errorf("%d peers: pace %v, want %v", tc.peers, got, tc.want)
 		}
+	}
+}
+
+// TestCompactionDoesNotStall: the policy's compaction of a document being
+// edited is built from the store beside the session, so edits go on while
+// it runs.
+func TestCompactionDoesNotStall(t *testing.T) {
+	st := &hookStore{Store: storage.NewMemory()}
+	h := testHub(t, st, func(c *Config) { c.Policy = storage.Policy{MaxLogCount: 5} })
+	a := dial(t, h, "doc", "a")
+	st.loadDelay.Store(int64(500 * time.Millisecond)) // from now on: the compaction's read of the store
+	for i := 0; i < 5; i++ {
+		a.insert(0, "x")
+		a.expect(MsgSync)
+	}
+	eventually(t, "the compaction to start", func() bool { return st.loads.Load() == 2 })
+	t0 := time.Now()
+	for i := 0; i < 3; i++ {
+		a.insert(0, "y")
+		a.expect(MsgSync)
+	}
+	if d := time.Since(t0); d > 250*time.Millisecond {
+		t.Errorf("3 edits took %v while a compaction read the store for 500ms", d)
+	}
+	if n := h.Stats().Compactions; n != 0 {
+		t.Errorf("%d compactions done already", n)
+	}
+	eventually(t, "the compaction", func() bool { return h.Stats().Compactions == 1 })
+	a.conn.hangUp()
+	a.wait()
+	stt, err := st.Store.Load(context.Background(), "doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := crdt.NewDoc(crdt.Options{})
+	_ = d.ApplyUpdate(stt.Snapshot)
+	for _, u := range stt.Updates {
+		_ = d.ApplyUpdate(u)
+	}
+	if got := d.Text("t").String(); got != "yyyxxxxx" {
+		t.Errorf("stored %q, want yyyxxxxx", got)
 	}
 }

@@ -146,7 +146,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.Int64Var(&o.maxFrame, "max-frame-bytes", sync.DefaultMaxFrameBytes, "largest WebSocket frame accepted (larger: close 1009)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", web.DefaultMaxBodyBytes, "largest REST request body")
 	fs.Int64Var(&o.compactBytes, "compact-log-bytes", storage.DefaultMaxLogBytes, "compact a document when its update log reaches this many bytes")
-	fs.IntVar(&o.compactCount, "compact-log-count", storage.DefaultMaxLogCount, "compact a document when its update log reaches this many entries")
+	fs.IntVar(&o.compactCount, "compact-log-count", storage.DefaultMaxLogCount, "compact a document when its update log reaches this many entries (under heavy editing, compactions are spaced so that they take about 2% of the document's time)")
 	fs.BoolVar(&o.noGC, "no-gc", false, "keep deleted content in loaded documents (for history)")
 
 	fs.StringVar(&o.authSecret, "auth-secret", "", "verify HS256 JWTs with this `secret` (at least 32 bytes; prefer the environment variable: flags show in ps)")

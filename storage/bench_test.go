@@ -136,3 +136,31 @@ func BenchmarkLoad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendBigSnapshot appends to a document whose snapshot is large,
+// as a long document's is: an Append must not cost in proportion to it.
+func BenchmarkAppendBigSnapshot(b *testing.B) {
+	for _, size := range []int{0, 256 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("snapshot=%dKiB", size>>10), func(b *testing.B) {
+			s := benchStores(b)["bolt"](b)
+			defer s.Close()
+			update := bytes.Repeat([]byte{'u'}, benchUpdateSize)
+			m, err := s.Append(ctx, "doc", update)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if size > 0 {
+				if err := s.Compact(ctx, "doc", bytes.Repeat([]byte{'s'}, size), m.LastSeq); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Append(ctx, "doc", update); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -16,15 +16,24 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// The layout of a data file, format 1:
+// The layout of a data file, format 2:
 //
 //	quire/              format marker, so a foreign bolt file is refused
-//	  format  = "1"
+//	  format  = "2"
 //	docs/               one nested bucket per document, keyed by its name
 //	  <name>/
 //	    meta      = diskMeta (always present)
-//	    snapshot  = bytes (absent when there is none)
+//	    snapshot/ = "v" -> bytes (absent when there is none)
 //	    log/      = big-endian uint64 sequence -> update
+//
+// The snapshot has a bucket of its own because bbolt writes a leaf node
+// whole: in format 1 it was a value beside meta, so every Append, which
+// rewrites meta, wrote the whole snapshot again (2.3 ms and 1.1 MB per
+// Append under a 1 MiB snapshot, against 0.8 ms and 17 KB without:
+// BenchmarkAppendBigSnapshot). Format 1 files are read as they are; opening
+// one for writing marks it format 2, so that an older quire refuses it
+// instead of missing its snapshots, and each document's snapshot moves to
+// its bucket at its next compaction.
 //
 // Invariants, checked when read: meta and log exist in every document
 // bucket, and log's keys are exactly SnapshotSeq+1 .. LastSeq. Per-document
@@ -38,6 +47,8 @@ var (
 	keyMeta      = []byte("meta")
 	keySnapshot  = []byte("snapshot")
 	formatV1     = []byte("1")
+	formatV2     = []byte("2")
+	keySnapData  = []byte("v")
 	diskMetaV1   = byte(1)
 	diskMetaSize = 1 + 5*8
 )
@@ -163,7 +174,7 @@ func openDB(path string, cfg boltConfig) (_ *bolt.DB, err error) {
 // initFormat accepts a file of our format, or an empty one which it
 // formats, and refuses any other bolt file rather than write into it.
 func (s *Bolt) initFormat() error {
-	var ours bool
+	var ours, old bool
 	err := s.view(func(tx *bolt.Tx) error {
 		info := tx.Bucket(bucketInfo)
 		if info == nil {
@@ -172,7 +183,10 @@ func (s *Bolt) initFormat() error {
 			}
 			return nil
 		}
-		if f := info.Get(keyFormat); !bytes.Equal(f, formatV1) {
+		switch f := info.Get(keyFormat); {
+		case bytes.Equal(f, formatV1):
+			old = true
+		case !bytes.Equal(f, formatV2):
 			return fmt.Errorf("%w: unknown format %q", ErrCorrupt, f)
 		}
 		if tx.Bucket(bucketDocs) == nil {
@@ -181,15 +195,23 @@ func (s *Bolt) initFormat() error {
 		ours = true
 		return nil
 	})
-	if err != nil || ours {
+	if err != nil {
 		return err
+	}
+	if ours {
+		if !old {
+			return nil
+		}
+		return s.update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketInfo).Put(keyFormat, formatV2)
+		})
 	}
 	return s.update(func(tx *bolt.Tx) error {
 		info, err := tx.CreateBucket(bucketInfo)
 		if err != nil {
 			return err
 		}
-		if err := info.Put(keyFormat, formatV1); err != nil {
+		if err := info.Put(keyFormat, formatV2); err != nil {
 			return err
 		}
 		_, err = tx.CreateBucket(bucketDocs)
@@ -280,8 +302,38 @@ func readMeta(b *bolt.Bucket) (diskMeta, error) {
 	return m, nil
 }
 
+// snapshotOf returns the snapshot of document bucket b, nil for none; in
+// format 2 it is in a bucket of its own, in format 1 a value of b.
+func snapshotOf(b *bolt.Bucket) []byte {
+	if sb := b.Bucket(keySnapshot); sb != nil {
+		return sb.Get(keySnapData)
+	}
+	return b.Get(keySnapshot)
+}
+
+// putSnapshot replaces the snapshot of document bucket b (by none if snap
+// is empty), in format 2's place.
+func putSnapshot(b *bolt.Bucket, snap []byte) error {
+	if b.Bucket(keySnapshot) == nil {
+		// Format 1's value, if any; Delete of a missing key is no error.
+		if err := b.Delete(keySnapshot); err != nil {
+			return err
+		}
+	} else if err := b.DeleteBucket(keySnapshot); err != nil {
+		return err
+	}
+	if len(snap) == 0 {
+		return nil
+	}
+	sb, err := b.CreateBucket(keySnapshot)
+	if err != nil {
+		return err
+	}
+	return sb.Put(keySnapData, snap)
+}
+
 func (m diskMeta) meta(name string, b *bolt.Bucket) Meta {
-	snap := int64(len(b.Get(keySnapshot)))
+	snap := int64(len(snapshotOf(b)))
 	return Meta{
 		Name:          name,
 		Bytes:         snap + int64(m.logBytes),
@@ -327,7 +379,7 @@ func (s *Bolt) Load(ctx context.Context, doc string) (State, error) {
 			return err
 		}
 		st.Meta = m.meta(doc, b)
-		st.Snapshot = clone(b.Get(keySnapshot))
+		st.Snapshot = clone(snapshotOf(b))
 		if st.Meta.LogCount > 0 {
 			st.Updates = make([][]byte, 0, st.Meta.LogCount)
 		}
@@ -568,12 +620,7 @@ func (s *Bolt) Compact(ctx context.Context, doc string, snapshot []byte, through
 				}
 			}
 		}
-		if len(snapshot) == 0 {
-			err = b.Delete(keySnapshot)
-		} else {
-			err = b.Put(keySnapshot, snapshot)
-		}
-		if err != nil {
+		if err := putSnapshot(b, snapshot); err != nil {
 			return err
 		}
 		m.snapshotSeq = through

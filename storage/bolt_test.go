@@ -553,3 +553,86 @@ func TestBoltCrashDurability(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestBoltFormat1: a file written in format 1 (the snapshot a value beside
+// meta) is read as it is, marked format 2 when opened, and each snapshot
+// moves to its own bucket at the document's next compaction. A format this
+// build does not know is refused.
+func TestBoltFormat1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s, err := storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Append(ctx, "doc", []byte("a"), []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(ctx, "doc", []byte("SNAP"), m.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "doc", []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	raw := func(fn func(tx *bolt.Tx) error) {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rewrite it as format 1 wrote it.
+	raw(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("quire")).Put([]byte("format"), []byte("1")); err != nil {
+			return err
+		}
+		b := tx.Bucket([]byte("docs")).Bucket([]byte("doc"))
+		snap := bytes.Clone(b.Bucket([]byte("snapshot")).Get([]byte("v")))
+		if err := b.DeleteBucket([]byte("snapshot")); err != nil {
+			return err
+		}
+		return b.Put([]byte("snapshot"), snap)
+	})
+
+	s, err = storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Load(ctx, "doc")
+	if err != nil || string(st.Snapshot) != "SNAP" || len(st.Updates) != 1 || string(st.Updates[0]) != "c" || st.Meta.SnapshotBytes != 4 {
+		t.Fatalf("format 1 file loads as %q %q %+v, %v", st.Snapshot, st.Updates, st.Meta, err)
+	}
+	m, err = s.Append(ctx, "doc", []byte("d"))
+	if err != nil || m.SnapshotBytes != 4 || m.LogCount != 2 {
+		t.Fatalf("append to a format 1 document: %+v, %v", m, err)
+	}
+	if err := s.Compact(ctx, "doc", []byte("NEW"), m.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw(func(tx *bolt.Tx) error {
+		if f := tx.Bucket([]byte("quire")).Get([]byte("format")); string(f) != "2" {
+			t.Errorf("format %q after opening, want 2", f)
+		}
+		b := tx.Bucket([]byte("docs")).Bucket([]byte("doc"))
+		if v := b.Get([]byte("snapshot")); v != nil {
+			t.Errorf("the format 1 snapshot value is still there: %q", v)
+		}
+		if sb := b.Bucket([]byte("snapshot")); sb == nil || string(sb.Get([]byte("v"))) != "NEW" {
+			t.Errorf("the snapshot is not in its bucket after compaction")
+		}
+		return tx.Bucket([]byte("quire")).Put([]byte("format"), []byte("3"))
+	})
+	if s, err := storage.OpenBolt(path); !errors.Is(err, storage.ErrCorrupt) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("opening format 3: %v, want ErrCorrupt", err)
+	}
+}

@@ -166,6 +166,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("unknown envelope %q", o.envName)}
 	}
+	if o.editors < 1 || o.editors > maxEditors {
+		return usageError{fmt.Errorf("--editors %d: want 1 to %d", o.editors, maxEditors)}
+	}
 	for i := 1; i <= o.srcIPs && o.srcIPs > 1; i++ {
 		t.srcIPs = append(t.srcIPs, net.IPv4(127, 0, 0, byte(i)))
 	}

@@ -31,6 +31,7 @@ func runDocs(ctx context.Context, o *options, t *target) (*Result, error) {
 		p.markers, p.applyRemote = true, true
 		doc := i / 2
 		p.from = func(e int) bool { return e/2 == doc }
+		p.seenBase = 2 * doc
 		if err := p.withDoc(nil); err != nil {
 			return p, err
 		}

@@ -103,6 +103,7 @@ type serveOptions struct {
 
 	// Authentication and browsers.
 	authSecret, authPublicKey string
+	authSecretFile            string
 	authAudience, authIssuer  string
 	allowedOrigins            string
 	trustedProxies            string
@@ -150,6 +151,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.BoolVar(&o.noGC, "no-gc", false, "keep deleted content in loaded documents (for history)")
 
 	fs.StringVar(&o.authSecret, "auth-secret", "", "verify HS256 JWTs with this `secret` (at least 32 bytes; prefer the environment variable: flags show in ps)")
+	fs.StringVar(&o.authSecretFile, "auth-secret-file", "", "read the HS256 `secret` from this file (trailing line breaks dropped), as container secrets are mounted; not with --auth-secret")
 	fs.StringVar(&o.authPublicKey, "auth-public-key", "", "verify RS256, ES256 or EdDSA JWTs with the PEM public key in this `file`; with neither this nor --auth-secret the server runs open")
 	fs.StringVar(&o.authAudience, "auth-audience", "", "if set, tokens must carry this aud")
 	fs.StringVar(&o.authIssuer, "auth-issuer", "", "if set, tokens must carry this iss")
@@ -190,7 +192,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		fmt.Fprintln(stderr, "SIGTERM or SIGINT: stop accepting, make every document durable, close peers")
 		fmt.Fprintln(stderr, "with 1001 (they reconnect to the next server), exit 0.")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Authentication: with --auth-secret or --auth-public-key every WebSocket and REST")
+		fmt.Fprintln(stderr, "Authentication: with --auth-secret (or -file) or --auth-public-key every WebSocket and REST")
 		fmt.Fprintln(stderr, "call needs a JWT (?token= or Authorization: Bearer) whose claims name the")
 		fmt.Fprintln(stderr, "documents (docs), the mode (read or write) and admin; see the README.")
 		fmt.Fprintln(stderr, "Every flag can also be set by the environment variable in brackets.")
@@ -276,6 +278,20 @@ func setGCDefault(getenv func(string) string) {
 
 // newAuth builds the token verifier of o, nil when authentication is off.
 func newAuth(o serveOptions) (*web.Auth, error) {
+	if o.authSecretFile != "" {
+		if o.authSecret != "" {
+			return nil, usageErr("--auth-secret and --auth-secret-file: give one")
+		}
+		b, err := os.ReadFile(o.authSecretFile)
+		if err != nil {
+			return nil, usageErr("--auth-secret-file: %v", err)
+		}
+		// Files written by editors and echo end with a line break that
+		// is not part of the secret.
+		if o.authSecret = strings.TrimRight(string(b), "\r\n"); o.authSecret == "" {
+			return nil, usageErr("--auth-secret-file %s: empty", o.authSecretFile)
+		}
+	}
 	if o.authSecret == "" && o.authPublicKey == "" {
 		return nil, nil
 	}

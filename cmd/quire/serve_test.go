@@ -371,10 +371,29 @@ func TestServeAuth(t *testing.T) {
 		t.Errorf("no open-mode warning:\n%s", l)
 	}
 
+	// The secret from a file, as container secrets are mounted: its
+	// trailing line break is not part of it.
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileAddr, _ := startServe(t, serveOptions{authSecretFile: secretFile})
+	if ws, _, err := websocket.DefaultDialer.Dial("ws://"+fileAddr+"/ws/doc?token="+tok, nil); err != nil {
+		t.Errorf("WebSocket with a token signed by the secret from --auth-secret-file: %v", err)
+	} else {
+		ws.Close()
+	}
+	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+fileAddr+"/ws/doc", nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("--auth-secret-file: WebSocket without a token: %v %v", err, resp)
+	}
+
 	// Bad key material stops the server before it listens.
 	key := filepath.Join(t.TempDir(), "key.pem")
 	_ = os.WriteFile(key, []byte("not a key"), 0o600)
-	for _, o := range []serveOptions{{authSecret: "short"}, {authPublicKey: key}, {authPublicKey: key + ".missing"}} {
+	empty := filepath.Join(t.TempDir(), "empty")
+	_ = os.WriteFile(empty, []byte("\n"), 0o600)
+	for _, o := range []serveOptions{{authSecret: "short"}, {authPublicKey: key}, {authPublicKey: key + ".missing"},
+		{authSecretFile: empty}, {authSecretFile: empty + ".missing"}, {authSecretFile: secretFile, authSecret: secret}} {
 		o.data = filepath.Join(t.TempDir(), "q.db")
 		o.addr = "127.0.0.1:0"
 		log := zerolog.Nop()

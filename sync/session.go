@@ -972,11 +972,14 @@ func (s *Session) maybeCompact() {
 // a stall every two seconds). What is stored is the same state, durable by
 // construction. Compact requests use the replica, since a drop of pending
 // data (which also asks for one) is only in the replica; so does a session
-// that ends, which has nothing else to do.
+// that ends, which has nothing else to do, and a document larger than
+// maxStoreCompactBytes, for which a second replica would cost more memory
+// (several times its size, for as long as the compaction runs) than a
+// rare stall costs time.
 func (s *Session) startCompaction(waiters []*request, replica bool) {
 	t0 := time.Now()
 	snap, err := s.cold, error(nil)
-	fromStore := s.doc != nil && s.full == nil && !replica
+	fromStore := s.doc != nil && s.full == nil && !replica && s.meta.Bytes <= maxStoreCompactBytes
 	if s.doc != nil && !fromStore {
 		snap, err = s.fullState()
 	}
@@ -1009,6 +1012,10 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 		s.compactDone <- res
 	}()
 }
+
+// maxStoreCompactBytes is the largest stored document whose compaction is
+// built from the store (see startCompaction). A variable for tests.
+var maxStoreCompactBytes int64 = 16 << 20
 
 // snapshotFromStore encodes the stored state of name as one update, and
 // returns the log position it covers.

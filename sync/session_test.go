@@ -684,3 +684,25 @@ func TestCompactionDoesNotStall(t *testing.T) {
 		t.Errorf("stored %q, want yyyxxxxx", got)
 	}
 }
+
+// TestCompactionLargeFromReplica: a document over maxStoreCompactBytes is
+// compacted from the replica, without reading the store (a second replica
+// of a large document would cost more than the stall).
+func TestCompactionLargeFromReplica(t *testing.T) {
+	n := maxStoreCompactBytes
+	t.Cleanup(func() { maxStoreCompactBytes = n }) // after the hub's cleanup: cleanups run last first
+	maxStoreCompactBytes = 0
+	st := &hookStore{Store: storage.NewMemory()}
+	h := testHub(t, st, func(c *Config) { c.Policy = storage.Policy{MaxLogCount: 5} })
+	a := dial(t, h, "doc", "a")
+	for i := 0; i < 5; i++ {
+		a.insert(0, "x")
+		a.expect(MsgSync)
+	}
+	eventually(t, "the compaction", func() bool { return h.Stats().Compactions == 1 })
+	if n := st.loads.Load(); n != 1 {
+		t.Errorf("%d loads, want 1 (the session's own): the compaction read the store", n)
+	}
+	a.conn.hangUp()
+	a.wait()
+}

@@ -174,7 +174,7 @@ func openDB(path string, cfg boltConfig) (_ *bolt.DB, err error) {
 // initFormat accepts a file of our format, or an empty one which it
 // formats, and refuses any other bolt file rather than write into it.
 func (s *Bolt) initFormat() error {
-	var ours, old bool
+	var ours, format1 bool
 	err := s.view(func(tx *bolt.Tx) error {
 		info := tx.Bucket(bucketInfo)
 		if info == nil {
@@ -185,7 +185,7 @@ func (s *Bolt) initFormat() error {
 		}
 		switch f := info.Get(keyFormat); {
 		case bytes.Equal(f, formatV1):
-			old = true
+			format1 = true
 		case !bytes.Equal(f, formatV2):
 			return fmt.Errorf("%w: unknown format %q", ErrCorrupt, f)
 		}
@@ -199,7 +199,7 @@ func (s *Bolt) initFormat() error {
 		return err
 	}
 	if ours {
-		if !old {
+		if !format1 {
 			return nil
 		}
 		return s.update(func(tx *bolt.Tx) error {
@@ -314,20 +314,24 @@ func snapshotOf(b *bolt.Bucket) []byte {
 // putSnapshot replaces the snapshot of document bucket b (by none if snap
 // is empty), in format 2's place.
 func putSnapshot(b *bolt.Bucket, snap []byte) error {
-	if b.Bucket(keySnapshot) == nil {
+	sb := b.Bucket(keySnapshot)
+	if sb == nil {
 		// Format 1's value, if any; Delete of a missing key is no error.
 		if err := b.Delete(keySnapshot); err != nil {
 			return err
 		}
-	} else if err := b.DeleteBucket(keySnapshot); err != nil {
-		return err
 	}
 	if len(snap) == 0 {
-		return nil
+		if sb == nil {
+			return nil
+		}
+		return b.DeleteBucket(keySnapshot)
 	}
-	sb, err := b.CreateBucket(keySnapshot)
-	if err != nil {
-		return err
+	if sb == nil {
+		var err error
+		if sb, err = b.CreateBucket(keySnapshot); err != nil {
+			return err
+		}
 	}
 	return sb.Put(keySnapData, snap)
 }

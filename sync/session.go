@@ -76,7 +76,7 @@ type compactResult struct {
 	meta    storage.Meta
 	statErr error
 	waiters []*request
-	took    time.Duration // writing the snapshot
+	took    time.Duration // on the compaction goroutine: building the snapshot, if it did, and writing it
 }
 
 // Session is one open document: the goroutine that owns its crdt.Doc, its
@@ -221,8 +221,7 @@ func (s *Session) run() {
 				s.finish(CloseInternal, "")
 				return
 			}
-			clear(batch)
-			batch = batch[:0]
+			batch = reset(batch)
 			if cap(batch) > inboxKeep {
 				batch = nil
 			}
@@ -676,13 +675,23 @@ func (s *Session) flushBroadcasts() {
 			}
 		}
 	}
-	clear(s.bcast)
-	s.bcast = s.bcast[:0]
 	if len(s.awOut) > 0 {
 		s.out = append(s.out, outMsg{msg: EncodeAwareness(EncodeAwarenessUpdate(latestEntries(s.awOut)))})
-		clear(s.awOut)
-		s.awOut = s.awOut[:0]
 	}
+	s.bcast, s.awOut = reset(s.bcast), reset(s.awOut)
+}
+
+// discardOutput drops everything the batch would have sent: it was not
+// made durable.
+func (s *Session) discardOutput() {
+	s.out, s.bcast, s.awOut = reset(s.out), reset(s.bcast), reset(s.awOut)
+}
+
+// reset empties a buffer for reuse, zeroing it so that it holds on to
+// nothing it referred to.
+func reset[T any](b []T) []T {
+	clear(b)
+	return b[:0]
 }
 
 // latestEntries keeps the last entry of each client in es (a later entry
@@ -813,8 +822,7 @@ func (s *Session) commit() (failed bool) {
 		t0 := time.Now()
 		meta, err := s.hub.cfg.Store.Append(context.Background(), s.name, s.persist...)
 		s.hub.metrics.Persist(time.Since(t0), len(s.persist))
-		clear(s.persist)
-		s.persist = s.persist[:0]
+		s.persist = reset(s.persist)
 		if err != nil {
 			s.hub.metrics.Error(ErrKindPersist)
 			s.hub.log.Error().Str("doc", s.name).Err(err).Msg("persist failed; closing peers so that they resync")
@@ -822,20 +830,14 @@ func (s *Session) commit() (failed bool) {
 			for _, r := range s.waiters {
 				r.err = s.err
 			}
-			clear(s.out)
-			s.out = s.out[:0]
-			clear(s.bcast)
-			s.bcast = s.bcast[:0]
-			clear(s.awOut)
-			s.awOut = s.awOut[:0]
+			s.discardOutput()
 			s.completeWaiters()
 			return true
 		}
 		s.meta = meta
 	}
 	s.deliver()
-	clear(s.out)
-	s.out = s.out[:0]
+	s.out = reset(s.out)
 	s.completeWaiters()
 	s.maybeCompact()
 	return false
@@ -896,8 +898,7 @@ func (s *Session) completeWaiters() {
 	for _, r := range s.waiters {
 		close(r.done)
 	}
-	clear(s.waiters)
-	s.waiters = s.waiters[:0]
+	s.waiters = reset(s.waiters)
 }
 
 func (s *Session) slowPeer(p *Peer) {
@@ -931,10 +932,10 @@ func (s *Session) compactTimerC() <-chan time.Time {
 }
 
 // maybeCompact starts a compaction when the store's policy (or a Compact
-// request) asks for one and the last one is long enough ago. The snapshot is encoded here, where the document
-// is owned; the write runs on its own goroutine so that editing goes on,
-// which Compact's through makes safe: the log entries appended meanwhile
-// stay and are replayed on top of the snapshot.
+// request) asks for one and the last one is long enough ago. The write
+// runs on its own goroutine so that editing goes on, which Compact's
+// through makes safe: the log entries appended meanwhile stay and are
+// replayed on top of the snapshot.
 func (s *Session) maybeCompact() {
 	if s.compacting {
 		return

@@ -45,12 +45,7 @@ func TestJoinStep1Step2AndEcho(t *testing.T) {
 // peer hears of an update before it is durable, and that one Append takes
 // every update waiting (group commit).
 func TestPersistBeforeBroadcast(t *testing.T) {
-	st := &hookStore{Store: storage.NewMemory(), gate: make(chan struct{})}
-	h := testHub(t, st, nil)
-	a := dial(t, h, "doc", "a")
-	b := dial(t, h, "doc", "b")
-	a.insert(0, "x") // its Append now waits at the gate
-	time.Sleep(20 * time.Millisecond)
+	st, a, b := gatedPair(t)
 	for i := 0; i < 5; i++ { // queue behind it, for one batch
 		b.insert(0, fmt.Sprint(i))
 	}
@@ -77,6 +72,20 @@ func TestPersistBeforeBroadcast(t *testing.T) {
 	b.conn.hangUp()
 	a.wait()
 	b.wait()
+}
+
+// gatedPair starts two peers a and b on one document of a store whose
+// Appends wait for st.gate to close, and has a insert "x", whose Append is
+// then waiting: whatever the test sends next queues behind it and makes
+// one batch.
+func gatedPair(t *testing.T) (st *hookStore, a, b *client) {
+	st = &hookStore{Store: storage.NewMemory(), gate: make(chan struct{})}
+	h := testHub(t, st, nil)
+	a = dial(t, h, "doc", "a")
+	b = dial(t, h, "doc", "b")
+	a.insert(0, "x")
+	time.Sleep(20 * time.Millisecond)
+	return st, a, b
 }
 
 // TestBadInputIsolation: each kind of bad input closes its sender with the
@@ -527,12 +536,7 @@ func TestListInfo(t *testing.T) {
 // latest entry of each client), whatever the number of messages that
 // arrived.
 func TestBatchBroadcastMerged(t *testing.T) {
-	st := &hookStore{Store: storage.NewMemory(), gate: make(chan struct{})}
-	h := testHub(t, st, nil)
-	a := dial(t, h, "doc", "a")
-	b := dial(t, h, "doc", "b")
-	a.insert(0, "x") // its Append now waits at the gate
-	time.Sleep(20 * time.Millisecond)
+	st, a, b := gatedPair(t)
 	aw := func(client, clock uint64, state string) []byte {
 		return EncodeAwareness(EncodeAwarenessUpdate([]AwarenessEntry{{ClientID: client, Clock: clock, State: []byte(state)}}))
 	}

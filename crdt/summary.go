@@ -1,0 +1,319 @@
+package crdt
+
+import (
+	"slices"
+	"sort"
+)
+
+// Summary stands in for a replica where a caller only needs to relay
+// updates: it holds what a document has, as a state vector and a delete
+// set, and tells from an update's bytes what the update adds, without
+// integrating anything. A server keeps a document it only relays as its
+// encoding plus a Summary, a fraction of the memory of a Doc
+// (docs/benchmarks.md).
+//
+// An update can be judged this way when a Doc would integrate all of it at
+// once: every struct it adds continues its client's clock, every ID it
+// names (origin, right origin, parent, deletion) is in the document or
+// among the structs it adds, in an order in which they can be integrated.
+// What it adds is then the structs beyond the state vector and the
+// deletions the document lacks. Anything else, a Doc must decide: gaps and
+// missing dependencies (which a Doc keeps pending), a client listed twice,
+// and anything malformed or beyond what a Doc accepts (for which it returns
+// the error). Absorb then reports false and changes nothing.
+//
+// A Summary is not safe for concurrent use.
+type Summary struct {
+	sv map[uint64]uint64
+	ds deleteSet // sorted and merged per client
+	// svBytes caches the encoded state vector until it changes.
+	svBytes []byte
+}
+
+// NewSummary summarizes the document a v1 update holds whole (a snapshot,
+// or a snapshot merged with the log after it). ok is false when the update
+// is not self-contained (it has gaps, or structs that depend on something
+// it lacks): only a Doc can hold that document.
+func NewSummary(state []byte) (s *Summary, ok bool) {
+	s = &Summary{sv: map[uint64]uint64{}, ds: deleteSet{}}
+	if _, ok := s.Absorb(state); !ok {
+		return nil, false
+	}
+	return s, true
+}
+
+// StateVector returns the encoded state vector of the document.
+func (s *Summary) StateVector() []byte {
+	if s.svBytes == nil {
+		s.svBytes = EncodeStateVector(s.sv)
+	}
+	return s.svBytes
+}
+
+// DeleteRanges returns the number of deleted ranges the summary holds, for
+// callers that account for its memory.
+func (s *Summary) DeleteRanges() int {
+	n := 0
+	for _, r := range s.ds {
+		n += len(r)
+	}
+	return n
+}
+
+// Absorb judges a v1 update against the document. When a Doc would
+// integrate all of it, Absorb records it and returns what it adds as a v1
+// update (nil when it adds nothing) and true. Otherwise it returns false,
+// and the caller must apply the update to a Doc holding the document.
+func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
+	blocks, ok := readBlocks(update)
+	if !ok {
+		return nil, false
+	}
+	// have is the state vector as the update's structs integrate; only
+	// the clients the update touches are copied.
+	have := make(map[uint64]uint64, len(blocks.clients))
+	for _, b := range blocks.clients {
+		have[b.client] = s.sv[b.client]
+	}
+	known := func(id ID) bool {
+		if c, ok := have[id.Client]; ok {
+			return id.Clock < c
+		}
+		return id.Clock < s.sv[id.Client]
+	}
+	if !integrate(&blocks, have, known) {
+		return nil, false
+	}
+	// What is written starts at each block's first struct the document
+	// lacks.
+	for i := range blocks.clients {
+		b := &blocks.clients[i]
+		base := s.sv[b.client]
+		for b.first < len(b.refs) && b.refs[b.first].id.Clock+b.refs[b.first].length <= base {
+			b.first++
+		}
+	}
+
+	// Deletions must name structs the document will have; the new ones
+	// are what the document's delete set lacks.
+	var newDs deleteSet
+	for client, ranges := range blocks.ds {
+		for _, r := range ranges {
+			if r.len == 0 {
+				continue
+			}
+			if !known(ID{client, r.clock + r.len - 1}) {
+				return nil, false // a Doc keeps it pending
+			}
+			for _, piece := range subtractRanges(r, s.ds[client]) {
+				if newDs == nil {
+					newDs = deleteSet{}
+				}
+				newDs.add(client, piece.clock, piece.len)
+			}
+		}
+	}
+
+	enc := newUpdateEncoderV1()
+	w := newLazyWriter(enc)
+	wrote := false
+	for i := range blocks.clients {
+		b := &blocks.clients[i]
+		for j := b.first; j < len(b.refs); j++ {
+			r := &b.refs[j]
+			var offset uint64
+			if base := s.sv[b.client]; r.id.Clock < base {
+				offset = base - r.id.Clock
+			}
+			w.write(r, offset)
+			wrote = true
+			// Structs that arrive deleted (GC, deleted content) are in the
+			// document's delete set from now on, as a Doc's would be.
+			// They stay out of the update's delete set: its structs
+			// already say so.
+			if r.kind == refGC || r.kind == refDeleted {
+				s.ds.add(b.client, r.id.Clock+offset, r.length-offset)
+			}
+		}
+	}
+	if !wrote && len(newDs) == 0 {
+		return nil, true
+	}
+	w.finish()
+	newDs.sortAndMerge()
+	writeDeleteSet(enc, newDs)
+	for client, ranges := range newDs {
+		s.ds[client] = append(s.ds[client], ranges...)
+	}
+	for client := range have {
+		s.ds.sortAndMergeClient(client)
+	}
+	for client := range newDs {
+		s.ds.sortAndMergeClient(client)
+	}
+	changed := false
+	for client, clock := range have {
+		if clock != s.sv[client] {
+			s.sv[client] = clock
+			changed = true
+		}
+	}
+	if changed {
+		s.svBytes = nil
+	}
+	return enc.toBytes(), true
+}
+
+// summaryBlock is the structs of one client in an update, in clock order.
+type summaryBlock struct {
+	client uint64
+	refs   []structRef
+	next   int // the next struct to integrate
+	first  int // the first struct the document lacks
+}
+
+type summaryBlocks struct {
+	clients []summaryBlock
+	index   map[uint64]int // client -> position in clients
+	ds      deleteSet
+}
+
+// readBlocks decodes an update for Absorb. It reports false for anything a
+// Doc must judge: malformed input (the lazy reader is stricter than the
+// Doc's in places, and the Doc's error is the one to give), clocks a Doc
+// refuses, Skip structs, and a client listed twice.
+func readBlocks(update []byte) (summaryBlocks, bool) {
+	bs := summaryBlocks{index: map[uint64]int{}}
+	r := newLazyReader(newDecoder(update, false), newReadBudget(len(update)), false)
+	for cur := r.curr(); cur != nil; cur = r.next() {
+		if cur.kind == refSkip {
+			return bs, false
+		}
+		if cur.id.Clock+cur.length > clockLimit || !cur.refsEncodable() {
+			return bs, false
+		}
+		i, seen := bs.index[cur.id.Client]
+		if !seen {
+			i = len(bs.clients)
+			bs.index[cur.id.Client] = i
+			bs.clients = append(bs.clients, summaryBlock{client: cur.id.Client})
+		}
+		b := &bs.clients[i]
+		if seen {
+			// The reader does not show block boundaries; a client listed
+			// twice (a Doc keeps its second block only) shows as a
+			// client seen before, or as a jump in its clocks.
+			last := &b.refs[len(b.refs)-1]
+			if i != len(bs.clients)-1 || cur.id.Clock != last.id.Clock+last.length {
+				return bs, false
+			}
+		}
+		b.refs = append(b.refs, *cur)
+	}
+	if r.err != nil {
+		return bs, false
+	}
+	ds, err := r.readDeleteSet(len(update))
+	if err != nil {
+		return bs, false
+	}
+	for _, ranges := range ds {
+		for _, d := range ranges {
+			if d.clock+d.len > clockLimit {
+				return bs, false
+			}
+		}
+	}
+	bs.ds = ds
+	return bs, true
+}
+
+// integrate advances every block over the structs whose references are
+// known, following a reference into the block that provides it, as a
+// Doc's integration does with its stack. It reports false when some
+// struct can never be integrated: its reference is missing, or two blocks
+// wait on each other.
+func integrate(bs *summaryBlocks, have map[uint64]uint64, known func(ID) bool) bool {
+	type want struct {
+		block int
+		until uint64 // pop once the block's clock passes this
+	}
+	onStack := make([]bool, len(bs.clients))
+	var stack []want
+	for start := range bs.clients {
+		if bs.clients[start].next == len(bs.clients[start].refs) {
+			continue
+		}
+		stack = append(stack[:0], want{start, maxClock})
+		onStack[start] = true
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			b := &bs.clients[top.block]
+			if b.next == len(b.refs) || have[b.client] > top.until {
+				onStack[top.block] = false
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			r := &b.refs[b.next]
+			if r.id.Clock > have[b.client] {
+				return false // a gap
+			}
+			// Structs the document has are checked too: a Doc leaves one
+			// pending when it names something missing, and what follows
+			// it with it.
+			dep, missing := firstUnknown(r, known)
+			if !missing {
+				have[b.client] = max(have[b.client], r.id.Clock+r.length)
+				b.next++
+				continue
+			}
+			i, ok := bs.index[dep.Client]
+			if !ok || onStack[i] {
+				return false
+			}
+			p := &bs.clients[i]
+			if p.next == len(p.refs) || p.refs[len(p.refs)-1].id.Clock+p.refs[len(p.refs)-1].length <= dep.Clock {
+				return false // no block provides it
+			}
+			stack = append(stack, want{i, dep.Clock})
+			onStack[i] = true
+		}
+	}
+	return true
+}
+
+// firstUnknown returns the first ID r names that is not known yet.
+func firstUnknown(r *structRef, known func(ID) bool) (ID, bool) {
+	if r.kind == refGC {
+		return ID{}, false
+	}
+	if r.has(flagOrigin) && !known(r.origin) {
+		return r.origin, true
+	}
+	if r.has(flagRightOrigin) && !known(r.rightOrigin) {
+		return r.rightOrigin, true
+	}
+	if r.parentKind == parentID && !r.has(flagOrigin) && !r.has(flagRightOrigin) && !known(r.parentID) {
+		return r.parentID, true
+	}
+	return ID{}, false
+}
+
+// subtractRanges returns the parts of r that none of the sorted, merged
+// ranges covers.
+func subtractRanges(r deleteRange, sorted []deleteRange) []deleteRange {
+	end := r.clock + r.len
+	i := sort.Search(len(sorted), func(i int) bool { return sorted[i].clock+sorted[i].len > r.clock })
+	var out []deleteRange
+	cur := r.clock
+	for ; i < len(sorted) && sorted[i].clock < end; i++ {
+		if sorted[i].clock > cur {
+			out = append(out, deleteRange{cur, sorted[i].clock - cur})
+		}
+		cur = max(cur, sorted[i].clock+sorted[i].len)
+	}
+	if cur < end {
+		out = append(out, deleteRange{cur, end - cur})
+	}
+	return slices.Clip(out)
+}

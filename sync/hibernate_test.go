@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -19,8 +20,8 @@ func hibernatingHub(t *testing.T, st storage.Store) *Hub {
 
 // TestHibernation: an idle document drops its replica and keeps serving:
 // peers stay connected, a new client (empty state vector) and a client
-// with part of the document both get what they lack, and the next edit
-// or read wakes it with nothing lost.
+// with part of the document both get what they lack, edits are relayed
+// without a replica, and a read wakes it with nothing lost.
 func TestHibernation(t *testing.T) {
 	h := hibernatingHub(t, storage.NewMemory())
 	a := dial(t, h, "doc", "a")
@@ -41,9 +42,11 @@ func TestHibernation(t *testing.T) {
 	if err := part.ApplyUpdate(mustState(t, b.doc)); err != nil {
 		t.Fatal(err)
 	}
-	b.insert(5, " world") // wakes the document
+	b.insert(5, " world") // relayed cold
 	a.waitText("hello world")
-	eventually(t, "hibernation again", func() bool { return h.Stats().Hibernating == 1 })
+	if h.Stats().Hibernating != 1 {
+		t.Fatal("an edit woke the document")
+	}
 	c.doc = part
 	c.conn.send(t, EncodeSyncStep1(c.doc.EncodeStateVector()))
 	m := c.expect(MsgSync)
@@ -115,4 +118,116 @@ func mustState(t *testing.T, d *crdt.Doc) []byte {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestColdRelay: a document loads cold and relays its clients' edits
+// without a replica: they reach the other peers and the store, and a
+// restart finds them. An update with a missing dependency wakes it, the
+// replica keeps what waits, and the dependency completes it.
+func TestColdRelay(t *testing.T) {
+	st := storage.NewMemory()
+	h := hibernatingHub(t, st)
+	a := dial(t, h, "doc", "a")
+	b := dial(t, h, "doc", "b")
+	if h.Stats().Hibernating != 1 {
+		t.Fatalf("%d documents cold after load, want 1", h.Stats().Hibernating)
+	}
+	a.insert(0, "hello")
+	b.waitText("hello")
+	b.insert(5, " world")
+	a.waitText("hello world")
+	a.edit(func(d *crdt.Doc) { _ = d.Text("t").Delete(0, 1) })
+	b.waitText("ello world")
+	if h.Stats().Hibernating != 1 {
+		t.Fatal("edits woke the document")
+	}
+	stored := func() string {
+		s, err := st.Load(context.Background(), "doc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := crdt.NewDoc(crdt.Options{})
+		for _, u := range append([][]byte{s.Snapshot}, s.Updates...) {
+			if len(u) > 0 {
+				if err := d.ApplyUpdate(u); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return d.Text("t").String()
+	}
+	if got := stored(); got != "ello world" {
+		t.Fatalf("stored %q, want %q", got, "ello world")
+	}
+
+	// An edit by a client the server has not heard from, on top of one
+	// it has not received: it waits, in a replica, and is kept.
+	other := crdt.NewDoc(crdt.Options{ClientID: 4242})
+	if err := other.ApplyUpdate(mustState(t, a.doc)); err != nil {
+		t.Fatal(err)
+	}
+	var ups [][]byte
+	other.OnUpdate(func(u []byte) { ups = append(ups, append([]byte(nil), u...)) })
+	if err := other.Text("t").Insert(0, "[", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Text("t").Insert(1, "!", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.conn.send(t, EncodeSyncUpdate(ups[1]))
+	eventually(t, "the wake", func() bool { return h.Stats().Hibernating == 0 })
+	if got := stored(); got != "ello world" {
+		t.Fatalf("stored %q while the edit waits, want %q", got, "ello world")
+	}
+	a.conn.send(t, EncodeSyncUpdate(ups[0]))
+	b.waitText("[!ello world")
+	if got := stored(); got != "[!ello world" {
+		t.Fatalf("stored %q, want %q", got, "[!ello world")
+	}
+	for _, cl := range []*client{a, b} {
+		cl.conn.hangUp()
+		cl.wait()
+	}
+}
+
+// TestColdCompaction: compacting a cold document re-encodes its merged
+// updates through a replica, which drops deleted text, and new clients
+// then get that encoding.
+func TestColdCompaction(t *testing.T) {
+	st := storage.NewMemory()
+	h := hibernatingHub(t, st)
+	a := dial(t, h, "doc", "a")
+	a.insert(0, "keep secret")
+	a.expect(MsgSync)
+	a.edit(func(d *crdt.Doc) { _ = d.Text("t").Delete(4, 7) })
+	a.expect(MsgSync)
+	if err := h.Compact(context.Background(), "doc"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Stats().Hibernating != 1 {
+		t.Fatal("compaction woke the document")
+	}
+	s, err := st.Load(context.Background(), "doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(s.Snapshot, []byte("secret")) {
+		t.Fatal("the snapshot keeps deleted text")
+	}
+	b := dial(t, h, "doc", "b")
+	b.conn.send(t, EncodeSyncStep1([]byte{0}))
+	m := b.expect(MsgSync)
+	for m.Sync != SyncStep2 {
+		m = b.expect(MsgSync)
+	}
+	if bytes.Contains(m.Payload, []byte("secret")) {
+		t.Fatal("a new client gets deleted text")
+	}
+	if err := b.doc.ApplyUpdate(m.Payload); err != nil || b.doc.Text("t").String() != "keep" {
+		t.Fatalf("new client has %q (%v)", b.doc.Text("t").String(), err)
+	}
+	for _, cl := range []*client{a, b} {
+		cl.conn.hangUp()
+		cl.wait()
+	}
 }

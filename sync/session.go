@@ -77,6 +77,10 @@ type compactResult struct {
 	statErr error
 	waiters []*request
 	took    time.Duration // on the compaction goroutine: building the snapshot, if it did, and writing it
+	// base is the re-encoded state of a cold document, which replaces
+	// its base if that is still the one of coldGen gen.
+	base []byte
+	gen  uint64
 }
 
 // Session is one open document: the goroutine that owns its crdt.Doc, its
@@ -112,18 +116,26 @@ type Session struct {
 
 	// Owned by the session goroutine.
 	//
-	// The document is either hot (doc != nil: a crdt replica) or
-	// hibernating (doc == nil: cold holds its state as one v1 update and
-	// coldSV its state vector). A hibernating document answers joins and
-	// step 1 from the bytes; anything that must change or read it wakes
-	// it. See Config.HibernateAfter.
-	doc       *crdt.Doc
-	cold      []byte // the state as one v1 update: the tail of coldFrame
-	coldFrame []byte // cold as a sync step 2 frame, for new clients
-	coldSV    []byte
-	full      []byte    // the hot doc's whole state, encoded, until it changes
-	fullFrame []byte    // full as a step 2 frame; full is its tail
-	lastUse   time.Time // of the hot doc
+	// The document is either hot (doc != nil: a crdt replica) or cold
+	// (doc == nil): its state as one v1 update (cold) plus the updates
+	// absorbed since (coldLog), judged by coldSum (a crdt.Summary: state
+	// vector and delete set). A cold document answers joins and step 1
+	// from the bytes and relays every update that coldSum can judge,
+	// which is every update of clients that sync through this server;
+	// anything else (an update with missing dependencies, a REST read or
+	// edit) wakes it. A document loads cold, and goes cold again when its
+	// replica has not been needed for Config.HibernateAfter. A replica
+	// costs several times the encoding (docs/benchmarks.md).
+	doc          *crdt.Doc
+	cold         []byte // the base state as one v1 update: the tail of coldFrame
+	coldFrame    []byte // cold as a sync step 2 frame, for new clients; nil while coldLog is not empty
+	coldLog      [][]byte
+	coldLogBytes int
+	coldSum      *crdt.Summary
+	coldGen      uint64    // counts the changes of cold, so that a compaction's result replaces only the base it was built from
+	full         []byte    // the hot doc's whole state, encoded, until it changes
+	fullFrame    []byte    // full as a step 2 frame; full is its tail
+	lastUse      time.Time // of the hot doc's replica (edits that a cold document could relay do not count)
 	aw        *awareness
 	peers     map[*Peer]struct{}
 	meta      storage.Meta
@@ -309,15 +321,108 @@ func (s *Session) batchPace() time.Duration {
 // think the content is gone, and a blank state written back over the
 // stored one would make it so.
 func (s *Session) load() error {
+	s.lastUse = time.Now()
+	s.lastActive.Store(s.lastUse.UnixNano())
+	if s.hub.cfg.HibernateAfter > 0 {
+		ok, err := s.loadCold()
+		if err != nil || ok {
+			return err
+		}
+	}
 	doc, meta, err := loadDoc(s.hub.cfg.Store, s.name, s.hub.cfg.NoGC)
 	if err != nil {
 		return err
 	}
 	s.doc, s.meta = doc, meta
 	s.doc.OnUpdate(s.onUpdate)
-	s.lastUse = time.Now()
-	s.lastActive.Store(s.lastUse.UnixNano())
 	return nil
+}
+
+// loadCold loads the document cold: its snapshot and log merged into one
+// update, without a replica. It reports false, having loaded nothing, when
+// the stored state is not self-contained (something in it waits for a
+// dependency): only a replica can hold that.
+func (s *Session) loadCold() (bool, error) {
+	st, err := s.hub.cfg.Store.Load(context.Background(), s.name)
+	if err != nil {
+		return false, fmt.Errorf("load %q: %w", s.name, err)
+	}
+	parts := make([][]byte, 0, 1+len(st.Updates))
+	if len(st.Snapshot) > 0 {
+		parts = append(parts, st.Snapshot)
+	}
+	parts = append(parts, st.Updates...)
+	state := []byte{0, 0}
+	if len(parts) > 0 {
+		if state, err = crdt.MergeUpdates(parts); err != nil {
+			return false, fmt.Errorf("load %q: %w", s.name, err)
+		}
+	}
+	sum, ok := crdt.NewSummary(state)
+	if !ok {
+		return false, nil
+	}
+	s.meta = st.Meta
+	s.setCold(state, sum)
+	s.hub.counters.hibernating.Add(1)
+	return true, nil
+}
+
+// setCold makes state (summarized by sum) the cold base, with an empty log.
+func (s *Session) setCold(state []byte, sum *crdt.Summary) {
+	f := EncodeSyncStep2(state)
+	s.cold, s.coldFrame = f[len(f)-len(state):], f
+	s.coldLog, s.coldLogBytes = nil, 0
+	s.coldSum = sum
+	s.coldGen++
+}
+
+// coldState returns the cold document's whole state as one update,
+// merging the log into the base first.
+func (s *Session) coldState() ([]byte, error) {
+	if len(s.coldLog) == 0 {
+		return s.cold, nil
+	}
+	merged, err := crdt.MergeUpdates(append([][]byte{s.cold}, s.coldLog...))
+	if err != nil {
+		return nil, err
+	}
+	s.setCold(merged, s.coldSum)
+	return s.cold, nil
+}
+
+// The cold log is merged into the base once it holds coldLogMax updates
+// or more bytes than a quarter of the base (and at least coldLogMinBytes),
+// so that it costs a bounded fraction of the document's memory, and a
+// merge (linear in the document) comes at most every few hundred edits.
+const (
+	coldLogMax      = 512
+	coldLogMinBytes = 64 << 10
+)
+
+// absorb relays u on a cold document if its summary can judge it. It
+// reports false when only a replica can.
+func (s *Session) absorb(u []byte) (bool, error) {
+	t0 := time.Now()
+	added, ok := s.coldSum.Absorb(u)
+	s.hub.metrics.Apply(time.Since(t0))
+	if !ok {
+		return false, nil
+	}
+	if added == nil {
+		return true, nil
+	}
+	s.coldLog = append(s.coldLog, added)
+	s.coldLogBytes += len(added)
+	s.coldFrame = nil
+	s.persist = append(s.persist, added)
+	s.bcast = append(s.bcast, added)
+	if len(s.coldLog) >= coldLogMax || s.coldLogBytes > max(len(s.cold)/4, coldLogMinBytes) {
+		if _, err := s.coldState(); err != nil {
+			return true, s.fail(fmt.Errorf("merge the log of %q: %w", s.name, err))
+		}
+	}
+	return true, nil
 }
 
 func (s *Session) onUpdate(u []byte) { s.emitted = append(s.emitted, u) }
@@ -352,13 +457,17 @@ func (s *Session) hot() (*crdt.Doc, error) {
 	}
 	t0 := time.Now()
 	d := crdt.NewDoc(crdt.Options{NoGC: s.hub.cfg.NoGC})
-	if err := d.ApplyUpdate(s.cold); err != nil {
-		// The bytes are our own encoding of a state we held: failing to
-		// read them back is a bug, not bad input.
-		return nil, fmt.Errorf("wake %q: %w", s.name, err)
+	for _, u := range append([][]byte{s.cold}, s.coldLog...) {
+		if err := d.ApplyUpdate(u); err != nil {
+			// The bytes are our own encoding of a state we held, or what
+			// the summary judged: failing to read them back is a bug,
+			// not bad input.
+			return nil, fmt.Errorf("wake %q: %w", s.name, err)
+		}
 	}
 	d.OnUpdate(s.onUpdate)
-	s.doc, s.cold, s.coldFrame, s.coldSV = d, nil, nil, nil
+	s.doc, s.cold, s.coldFrame, s.coldLog, s.coldLogBytes, s.coldSum = d, nil, nil, nil, 0, nil
+	s.coldGen++
 	s.hub.counters.hibernating.Add(-1)
 	s.hub.log.Debug().Str("doc", s.name).Dur("took", time.Since(t0)).Msg("woke")
 	return d, nil
@@ -374,8 +483,13 @@ func (s *Session) hibernate() {
 		s.lastUse = time.Now()
 		return
 	}
-	s.coldSV = s.doc.EncodeStateVector()
-	s.cold, s.coldFrame = snap, s.fullFrame
+	sum, ok := crdt.NewSummary(snap)
+	if !ok {
+		// Something waits for a dependency: only the replica can hold it.
+		s.lastUse = time.Now()
+		return
+	}
+	s.setCold(snap, sum)
 	s.doc, s.full, s.fullFrame = nil, nil, nil
 	s.hub.counters.hibernating.Add(1)
 	s.hub.log.Debug().Str("doc", s.name).Int("bytes", len(snap)).Msg("hibernating")
@@ -384,7 +498,7 @@ func (s *Session) hibernate() {
 // stateVector is the document's state vector, hot or not.
 func (s *Session) stateVector() []byte {
 	if s.doc == nil {
-		return s.coldSV
+		return s.coldSum.StateVector()
 	}
 	return s.doc.EncodeStateVector()
 }
@@ -411,13 +525,17 @@ func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
 		}
 		return EncodeSyncStep2(u), false, nil
 	}
+	state, err := s.coldState()
+	if err != nil {
+		return nil, false, err
+	}
 	if fresh {
 		return s.coldFrame, true, nil
 	}
 	if _, err := crdt.DecodeStateVector(sv); err != nil {
 		return nil, false, err
 	}
-	u, err := crdt.DiffUpdate(s.cold, sv)
+	u, err := crdt.DiffUpdate(state, sv)
 	if err != nil {
 		return nil, false, err
 	}
@@ -578,15 +696,25 @@ func (s *Session) apply(u []byte) error {
 		// which the crdt could not undo afterwards.
 		return ErrDocTooLarge
 	}
-	doc, err := s.hot()
-	if err != nil {
-		return s.fail(err)
+	if s.doc == nil {
+		if ok, err := s.absorb(u); ok || err != nil {
+			return err
+		}
+	}
+	// Applying to a replica does not count as using it (lastUse): edits
+	// alone would let a cold document relay them.
+	doc := s.doc
+	if doc == nil {
+		var err error
+		if doc, err = s.hot(); err != nil {
+			return s.fail(err)
+		}
 	}
 	s.emitted = s.emitted[:0]
 	s.full, s.fullFrame = nil, nil
 	pending0 := doc.PendingSize()
 	t0 := time.Now()
-	err = doc.ApplyUpdate(u)
+	err := doc.ApplyUpdate(u)
 	s.hub.metrics.Apply(time.Since(t0))
 	if err != nil {
 		// A malformed update applies nothing; should the crdt ever have
@@ -979,11 +1107,20 @@ func (s *Session) maybeCompact() {
 // rare stall costs time.
 func (s *Session) startCompaction(waiters []*request, replica bool) {
 	t0 := time.Now()
-	snap, err := s.cold, error(nil)
+	var snap []byte
+	var err error
 	fromStore := s.doc != nil && s.full == nil && !replica && s.meta.Bytes <= maxStoreCompactBytes
-	if s.doc != nil && !fromStore {
+	// A cold document's state is merged updates: re-encoded through a
+	// replica (on the compaction goroutine) it drops deleted content and
+	// joins runs of typing, and becomes the new base (see compacted).
+	reencode := s.doc == nil && int64(len(s.cold)+s.coldLogBytes) <= maxStoreCompactBytes
+	switch {
+	case s.doc == nil:
+		snap, err = s.coldState()
+	case !fromStore:
 		snap, err = s.fullState()
 	}
+	gen := s.coldGen
 	s.compactCost = time.Since(t0)
 	if err != nil {
 		s.hub.metrics.Error(ErrKindCompact)
@@ -1003,6 +1140,11 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 		if fromStore {
 			snap, through, res.err = snapshotFromStore(store, name, noGC)
 		}
+		if reencode {
+			if snap, res.err = reencodeState(snap, noGC); res.err == nil {
+				res.base, res.gen = snap, gen
+			}
+		}
 		if res.err == nil {
 			res.err = store.Compact(context.Background(), name, snap, through)
 		}
@@ -1017,6 +1159,15 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 // maxStoreCompactBytes is the largest stored document whose compaction is
 // built from the store (see startCompaction). A variable for tests.
 var maxStoreCompactBytes int64 = 16 << 20
+
+// reencodeState encodes the state an update holds through a replica.
+func reencodeState(state []byte, noGC bool) ([]byte, error) {
+	d := crdt.NewDoc(crdt.Options{NoGC: noGC})
+	if err := d.ApplyUpdate(state); err != nil {
+		return nil, err
+	}
+	return d.EncodeStateAsUpdate(nil)
+}
 
 // snapshotFromStore encodes the stored state of name as one update, and
 // returns the log position it covers.
@@ -1043,12 +1194,37 @@ func (s *Session) compacted(res compactResult) {
 		if res.statErr == nil && res.meta.LastSeq >= s.meta.LastSeq {
 			s.meta = res.meta
 		}
+		if res.base != nil && s.doc == nil && s.coldGen == res.gen {
+			s.rebase(res.base)
+		}
 	}
 	for _, r := range res.waiters {
 		r.err = res.err
 		close(r.done)
 	}
 	s.maybeCompact()
+}
+
+// rebase replaces the cold base by base, the same state re-encoded, and
+// judges the log absorbed since against it again.
+func (s *Session) rebase(base []byte) {
+	sum, ok := crdt.NewSummary(base)
+	for _, u := range s.coldLog {
+		if !ok {
+			break
+		}
+		_, ok = sum.Absorb(u)
+	}
+	if !ok {
+		s.hub.log.Warn().Str("doc", s.name).Msg("re-encoded state does not summarize; keeping the merged one")
+		return
+	}
+	log, n := s.coldLog, s.coldLogBytes
+	s.setCold(base, sum)
+	s.coldLog, s.coldLogBytes = log, n
+	if len(log) > 0 {
+		s.coldFrame = nil
+	}
 }
 
 // unloadCompactMin is the log length at which a document is compacted when

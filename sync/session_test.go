@@ -648,12 +648,15 @@ func TestBatchPace(t *testing.T) {
 	}
 }
 
-// TestCompactionDoesNotStall: the policy's compaction of a document being
-// edited is built from the store beside the session, so edits go on while
-// it runs.
+// TestCompactionDoesNotStall: the policy's compaction of a hot document
+// being edited is built from the store beside the session, so edits go on
+// while it runs.
 func TestCompactionDoesNotStall(t *testing.T) {
 	st := &hookStore{Store: storage.NewMemory()}
-	h := testHub(t, st, func(c *Config) { c.Policy = storage.Policy{MaxLogCount: 5} })
+	h := testHub(t, st, func(c *Config) {
+		c.Policy = storage.Policy{MaxLogCount: 5}
+		c.HibernateAfter = -1 // hot throughout
+	})
 	a := dial(t, h, "doc", "a")
 	st.loadDelay.Store(int64(500 * time.Millisecond)) // from now on: the compaction's read of the store
 	for i := 0; i < 5; i++ {

@@ -36,10 +36,26 @@ type Summary struct {
 // it lacks): only a Doc can hold that document.
 func NewSummary(state []byte) (s *Summary, ok bool) {
 	s = &Summary{sv: map[uint64]uint64{}, ds: deleteSet{}}
-	if _, ok := s.Absorb(state); !ok {
+	if _, ok := s.absorb(state, false); !ok {
 		return nil, false
 	}
+	// A summary may be kept for as long as its document is open.
+	for c, r := range s.ds {
+		s.ds[c] = slices.Clone(r)
+	}
 	return s, true
+}
+
+// Summary returns the summary of the document, as NewSummary would of its
+// encoded state, without encoding it. ok is false when something in the
+// document waits for a dependency.
+func (d *Doc) Summary() (s *Summary, ok bool) {
+	if d.PendingSize() > 0 {
+		return nil, false
+	}
+	// Sorted and merged by construction: a client's structs are in clock
+	// order and neighbours are joined.
+	return &Summary{sv: d.store.stateVector(), ds: deleteSetFromStore(d.store)}, true
 }
 
 // StateVector returns the encoded state vector of the document.
@@ -65,6 +81,11 @@ func (s *Summary) DeleteRanges() int {
 // update (nil when it adds nothing) and true. Otherwise it returns false,
 // and the caller must apply the update to a Doc holding the document.
 func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
+	return s.absorb(update, true)
+}
+
+// absorb is Absorb; it returns the added update only with write set.
+func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	blocks, ok := readBlocks(update)
 	if !ok {
 		return nil, false
@@ -84,16 +105,6 @@ func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
 	if !integrate(&blocks, have, known) {
 		return nil, false
 	}
-	// What is written starts at each block's first struct the document
-	// lacks.
-	for i := range blocks.clients {
-		b := &blocks.clients[i]
-		base := s.sv[b.client]
-		for b.first < len(b.refs) && b.refs[b.first].id.Clock+b.refs[b.first].length <= base {
-			b.first++
-		}
-	}
-
 	// Deletions must name structs the document will have; the new ones
 	// are what the document's delete set lacks.
 	var newDs deleteSet
@@ -114,42 +125,53 @@ func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
 		}
 	}
 
-	enc := newUpdateEncoderV1()
-	w := newLazyWriter(enc)
+	// Structs that arrive deleted (GC, deleted content) are in the
+	// document's delete set from now on, as a Doc's would be. They stay
+	// out of the added update's delete set: its structs say so.
 	wrote := false
 	for i := range blocks.clients {
 		b := &blocks.clients[i]
-		for j := b.first; j < len(b.refs); j++ {
+		base := s.sv[b.client]
+		for j := range b.refs {
 			r := &b.refs[j]
-			var offset uint64
-			if base := s.sv[b.client]; r.id.Clock < base {
-				offset = base - r.id.Clock
+			if r.clock+r.length <= base {
+				continue
 			}
-			w.write(r, offset)
 			wrote = true
-			// Structs that arrive deleted (GC, deleted content) are in the
-			// document's delete set from now on, as a Doc's would be.
-			// They stay out of the update's delete set: its structs
-			// already say so.
 			if r.kind == refGC || r.kind == refDeleted {
-				s.ds.add(b.client, r.id.Clock+offset, r.length-offset)
+				from := max(r.clock, base)
+				s.ds.add(b.client, from, r.clock+r.length-from)
 			}
 		}
 	}
 	if !wrote && len(newDs) == 0 {
 		return nil, true
 	}
-	w.finish()
-	newDs.sortAndMerge()
-	writeDeleteSet(enc, newDs)
+	var enc updateEncoder
+	if write {
+		// A second pass writes what the first judged: the structs beyond
+		// the state vector, the first of each client cut where it starts.
+		enc = newUpdateEncoderV1()
+		w := newLazyWriter(enc)
+		r := newLazyReader(newDecoder(update, false), newReadBudget(len(update)), false)
+		for cur := r.curr(); cur != nil; cur = r.next() {
+			base := s.sv[cur.id.Client]
+			if end := cur.id.Clock + cur.length; end > base {
+				w.write(cur, base-min(base, cur.id.Clock))
+			}
+		}
+		w.finish()
+		newDs.sortAndMerge()
+		writeDeleteSet(enc, newDs)
+	}
 	for client, ranges := range newDs {
 		s.ds[client] = append(s.ds[client], ranges...)
 	}
 	for client := range have {
-		s.ds.sortAndMergeClient(client)
+		s.tidy(client)
 	}
 	for client := range newDs {
-		s.ds.sortAndMergeClient(client)
+		s.tidy(client)
 	}
 	changed := false
 	for client, clock := range have {
@@ -161,15 +183,37 @@ func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
 	if changed {
 		s.svBytes = nil
 	}
+	if !write {
+		return nil, true
+	}
 	return enc.toBytes(), true
+}
+
+// tidy sorts and merges the deleted ranges of client, and lets go of the
+// room the merge freed: a document's first summary adds a range per
+// deleted struct before merging them, several times what remains.
+func (s *Summary) tidy(client uint64) {
+	s.ds.sortAndMergeClient(client)
+	if r := s.ds[client]; cap(r) > 2*len(r)+16 {
+		s.ds[client] = slices.Clone(r)
+	}
+}
+
+// slimRef is what Absorb needs of a struct: where it is and what it names.
+type slimRef struct {
+	clock, length       uint64
+	origin, rightOrigin ID
+	parent              ID // with parentIsID
+	flags               uint16
+	kind                uint8
+	parentIsID          bool
 }
 
 // summaryBlock is the structs of one client in an update, in clock order.
 type summaryBlock struct {
 	client uint64
-	refs   []structRef
+	refs   []slimRef
 	next   int // the next struct to integrate
-	first  int // the first struct the document lacks
 }
 
 type summaryBlocks struct {
@@ -184,8 +228,18 @@ type summaryBlocks struct {
 // refuses, Skip structs, and a client listed twice.
 func readBlocks(update []byte) (summaryBlocks, bool) {
 	bs := summaryBlocks{index: map[uint64]int{}}
-	r := newLazyReader(newDecoder(update, false), newReadBudget(len(update)), false)
+	// A Doc keeps the last block of a client listed twice, even an empty
+	// one: leave those to it.
+	twice := false
+	headers := map[uint64]bool{}
+	r := newLazyReaderHooked(newDecoder(update, false), newReadBudget(len(update)), false, func(client uint64) {
+		twice = twice || headers[client]
+		headers[client] = true
+	})
 	for cur := r.curr(); cur != nil; cur = r.next() {
+		if twice {
+			return bs, false
+		}
 		if cur.kind == refSkip {
 			return bs, false
 		}
@@ -199,18 +253,11 @@ func readBlocks(update []byte) (summaryBlocks, bool) {
 			bs.clients = append(bs.clients, summaryBlock{client: cur.id.Client})
 		}
 		b := &bs.clients[i]
-		if seen {
-			// The reader does not show block boundaries; a client listed
-			// twice (a Doc keeps its second block only) shows as a
-			// client seen before, or as a jump in its clocks.
-			last := &b.refs[len(b.refs)-1]
-			if i != len(bs.clients)-1 || cur.id.Clock != last.id.Clock+last.length {
-				return bs, false
-			}
-		}
-		b.refs = append(b.refs, *cur)
+		b.refs = append(b.refs, slimRef{clock: cur.id.Clock, length: cur.length,
+			origin: cur.origin, rightOrigin: cur.rightOrigin, parent: cur.parentID,
+			flags: cur.flags, kind: cur.kind, parentIsID: cur.parentKind == parentID})
 	}
-	if r.err != nil {
+	if r.err != nil || twice {
 		return bs, false
 	}
 	ds, err := r.readDeleteSet(len(update))
@@ -255,7 +302,7 @@ func integrate(bs *summaryBlocks, have map[uint64]uint64, known func(ID) bool) b
 				continue
 			}
 			r := &b.refs[b.next]
-			if r.id.Clock > have[b.client] {
+			if r.clock > have[b.client] {
 				return false // a gap
 			}
 			// Structs the document has are checked too: a Doc leaves one
@@ -263,7 +310,7 @@ func integrate(bs *summaryBlocks, have map[uint64]uint64, known func(ID) bool) b
 			// it with it.
 			dep, missing := firstUnknown(r, known)
 			if !missing {
-				have[b.client] = max(have[b.client], r.id.Clock+r.length)
+				have[b.client] = max(have[b.client], r.clock+r.length)
 				b.next++
 				continue
 			}
@@ -272,7 +319,7 @@ func integrate(bs *summaryBlocks, have map[uint64]uint64, known func(ID) bool) b
 				return false
 			}
 			p := &bs.clients[i]
-			if p.next == len(p.refs) || p.refs[len(p.refs)-1].id.Clock+p.refs[len(p.refs)-1].length <= dep.Clock {
+			if last := &p.refs[len(p.refs)-1]; p.next == len(p.refs) || last.clock+last.length <= dep.Clock {
 				return false // no block provides it
 			}
 			stack = append(stack, want{i, dep.Clock})
@@ -283,18 +330,18 @@ func integrate(bs *summaryBlocks, have map[uint64]uint64, known func(ID) bool) b
 }
 
 // firstUnknown returns the first ID r names that is not known yet.
-func firstUnknown(r *structRef, known func(ID) bool) (ID, bool) {
+func firstUnknown(r *slimRef, known func(ID) bool) (ID, bool) {
 	if r.kind == refGC {
 		return ID{}, false
 	}
-	if r.has(flagOrigin) && !known(r.origin) {
+	if r.flags&flagOrigin != 0 && !known(r.origin) {
 		return r.origin, true
 	}
-	if r.has(flagRightOrigin) && !known(r.rightOrigin) {
+	if r.flags&flagRightOrigin != 0 && !known(r.rightOrigin) {
 		return r.rightOrigin, true
 	}
-	if r.parentKind == parentID && !r.has(flagOrigin) && !r.has(flagRightOrigin) && !known(r.parentID) {
-		return r.parentID, true
+	if r.parentIsID && r.flags&(flagOrigin|flagRightOrigin) == 0 && !known(r.parent) {
+		return r.parent, true
 	}
 	return ID{}, false
 }

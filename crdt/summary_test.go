@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -143,6 +144,15 @@ func TestSummaryRelay(t *testing.T) {
 		}
 		if got, want := mustState(t, srv.relay), mustState(t, docs[2]); !bytes.Equal(got, want) {
 			t.Fatalf("seed %d: relay differs from the editors' replicas", seed)
+		}
+		// A replica summarizes itself as its encoding summarizes.
+		fromDoc, ok := srv.relay.Summary()
+		fromState, ok2 := NewSummary(mustState(t, srv.relay))
+		if !ok || !ok2 {
+			t.Fatalf("seed %d: no summary (from the Doc %v, from its state %v)", seed, ok, ok2)
+		}
+		if !bytes.Equal(fromDoc.StateVector(), fromState.StateVector()) || !reflect.DeepEqual(fromDoc.ds, fromState.ds) {
+			t.Fatalf("seed %d: Doc.Summary %v %v, NewSummary %v %v", seed, fromDoc.sv, fromDoc.ds, fromState.sv, fromState.ds)
 		}
 	}
 }

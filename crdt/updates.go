@@ -65,6 +65,9 @@ type lazyReader struct {
 	cur         structRef
 	done        bool
 	err         error
+	// onBlock, when set, sees every client block header, empty blocks
+	// included (which yield no struct).
+	onBlock func(client uint64)
 }
 
 // readBudget bounds what the readers of one call may produce, so that work
@@ -83,7 +86,13 @@ func newReadBudget(size int) *readBudget {
 }
 
 func newLazyReader(dec updateDecoder, budget *readBudget, filterSkips bool) *lazyReader {
-	r := &lazyReader{dec: dec, filterSkips: filterSkips, budget: budget}
+	return newLazyReaderHooked(dec, budget, filterSkips, nil)
+}
+
+// newLazyReaderHooked is newLazyReader with an onBlock hook, which sees
+// the first header too.
+func newLazyReaderHooked(dec updateDecoder, budget *readBudget, filterSkips bool, onBlock func(client uint64)) *lazyReader {
+	r := &lazyReader{dec: dec, filterSkips: filterSkips, budget: budget, onBlock: onBlock}
 	r.clients = dec.rest().ReadVarUint()
 	r.next()
 	return r
@@ -132,6 +141,9 @@ func (r *lazyReader) read() bool {
 		r.structs = rest.ReadVarUint()
 		r.client = dec.readClient()
 		r.clock = rest.ReadVarUint()
+		if r.onBlock != nil && dec.err() == nil {
+			r.onBlock(r.client)
+		}
 	}
 	r.structs--
 	if r.budget.structs == 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -224,8 +225,11 @@ func BenchmarkUpdateRoundTrip(b *testing.B) {
 // state under different names and reports the memory each loaded document
 // costs against its encoded size (the goal: under 3x; yjs holds
 // 11-13x): heap in use after GC, and the process RSS. "hot" documents
-// hold their crdt replica (being edited); "idle" ones have hibernated
-// (Config.HibernateAfter) and hold their encoding and state vector.
+// hold their crdt replica (HibernateAfter off, as before documents could
+// relay cold); "edited" ones were loaded as quire loads them and a client
+// made 200 edits to each (inserts and deletions at random places), which
+// they relayed cold; "idle" ones were only read, and went cold after
+// Config.HibernateAfter.
 func BenchmarkMemoryPerDocument(b *testing.B) {
 	state, _ := finalState(b)
 	st := storage.NewMemory()
@@ -235,20 +239,31 @@ func BenchmarkMemoryPerDocument(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, mode := range []string{"hot", "idle"} {
+	for _, mode := range []string{"hot", "edited", "idle"} {
 		b.Run(mode, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				cfg := Config{Store: st, Grace: time.Hour, HibernateAfter: -1}
-				if mode == "idle" {
+				switch mode {
+				case "idle":
 					cfg.HibernateAfter = time.Millisecond
 					cfg.AwarenessTimeout = 100 * time.Millisecond
+				case "edited":
+					cfg.HibernateAfter = 0 // the default
 				}
 				h := NewHub(cfg)
 				heap0, rss0 := memNow()
 				for k := 0; k < docs; k++ {
-					if err := h.Read(context.Background(), fmt.Sprint("paper", k), func(*crdt.Doc) error { return nil }); err != nil {
+					name := fmt.Sprint("paper", k)
+					if mode == "edited" {
+						editDoc(b, h, name, 200)
+						continue
+					}
+					if err := h.Read(context.Background(), name, func(*crdt.Doc) error { return nil }); err != nil {
 						b.Fatal(err)
 					}
+				}
+				if mode == "edited" && h.Stats().Hibernating != docs {
+					b.Fatalf("%d of %d edited documents cold", h.Stats().Hibernating, docs)
 				}
 				if mode == "idle" {
 					for h.Stats().Hibernating < docs {
@@ -282,6 +297,40 @@ func BenchmarkMemoryPerDocument(b *testing.B) {
 			runtime.KeepAlive(held)
 		}
 	})
+}
+
+// editDoc joins name as a client with the whole document, makes n edits
+// (two inserts for each deletion, at random places), waits for their
+// echoes, and leaves.
+func editDoc(b testing.TB, h *Hub, name string, n int) {
+	c := dial(b, h, name, "editor")
+	c.conn.send(b, EncodeSyncStep1([]byte{0}))
+	m := c.expect(MsgSync)
+	for m.Sync != SyncStep2 {
+		m = c.expect(MsgSync)
+	}
+	if err := c.doc.ApplyUpdate(m.Payload); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(len(name)), 1))
+	text := c.doc.Text("text")
+	for i := 0; i < n; i++ {
+		c.edit(func(d *crdt.Doc) {
+			var err error
+			if l := text.Len(); i%3 == 2 && l > 0 {
+				err = text.Delete(rng.IntN(l), 1)
+			} else {
+				err = text.Insert(rng.IntN(l+1), "ab", nil)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+		for c.expect(MsgSync).Sync != SyncUpdate {
+		}
+	}
+	c.conn.hangUp()
+	c.wait()
 }
 
 // memNow returns heap in use after a full GC, and the resident set size.

@@ -231,3 +231,43 @@ func TestColdCompaction(t *testing.T) {
 		cl.wait()
 	}
 }
+
+// TestColdFold: a cold document merges its log into its base as it grows
+// (coldLogMax updates), beside the session; edits, joins and a restart
+// meanwhile see every edit once.
+func TestColdFold(t *testing.T) {
+	st := storage.NewMemory()
+	// No compaction (which merges the log too) in the way.
+	noCompaction := func(c *Config) {
+		c.Grace = time.Hour
+		c.Policy = storage.Policy{MaxLogCount: 1 << 20, MaxLogBytes: 1 << 30, MinLogBytes: 1 << 30}
+	}
+	h := testHub(t, st, noCompaction)
+	a := dial(t, h, "doc", "a")
+	want := ""
+	for i := 0; i < 3*coldLogMax+10; i++ {
+		c := string(rune('a' + i%26))
+		a.insert(len(want), c)
+		want += c
+		a.expect(MsgSync)
+		if i%700 == 699 { // a join now and then, maybe while a merge runs
+			b := dial(t, h, "doc", "b")
+			b.conn.send(t, EncodeSyncStep1([]byte{0}))
+			b.waitText(want)
+			b.conn.hangUp()
+			b.wait()
+		}
+	}
+	if h.Stats().Hibernating != 1 {
+		t.Fatal("edits woke the document")
+	}
+	a.conn.hangUp()
+	a.wait()
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h2 := testHub(t, st, noCompaction)
+	if got := serverText(t, h2, "doc"); got != want {
+		t.Fatalf("after a restart: %d characters, want %d", len(got), len(want))
+	}
+}

@@ -77,10 +77,9 @@ type compactResult struct {
 	statErr error
 	waiters []*request
 	took    time.Duration // on the compaction goroutine: building the snapshot, if it did, and writing it
-	// base is the re-encoded state of a cold document, which replaces
-	// its base if that is still the one of coldGen gen.
-	base []byte
-	gen  uint64
+	// merge is the state of a cold document that was written, which
+	// becomes its base (takeMerge).
+	merge *coldMerge
 }
 
 // Session is one open document: the goroutine that owns its crdt.Doc, its
@@ -132,16 +131,18 @@ type Session struct {
 	coldLog      [][]byte
 	coldLogBytes int
 	coldSum      *crdt.Summary
-	coldGen      uint64    // counts the changes of cold, so that a compaction's result replaces only the base it was built from
+	coldGen      uint64 // counts the changes of cold, so that a compaction's or a fold's result replaces only the base it was built from
+	folding      bool   // a merge of the log into the base runs (see absorb)
+	foldDone     chan foldResult
 	full         []byte    // the hot doc's whole state, encoded, until it changes
 	fullFrame    []byte    // full as a step 2 frame; full is its tail
 	lastUse      time.Time // of the hot doc's replica (edits that a cold document could relay do not count)
-	aw        *awareness
-	peers     map[*Peer]struct{}
-	meta      storage.Meta
-	emitted   [][]byte
-	persist   [][]byte
-	out       []outMsg
+	aw           *awareness
+	peers        map[*Peer]struct{}
+	meta         storage.Meta
+	emitted      [][]byte
+	persist      [][]byte
+	out          []outMsg
 	// What the batch broadcasts, held until it is durable and then sent
 	// as one update and one awareness message (see flushBroadcasts).
 	bcast       [][]byte
@@ -255,6 +256,8 @@ func (s *Session) run() {
 			}
 		case res := <-s.compactDone:
 			s.compacted(res)
+		case res := <-s.foldDone:
+			s.folded(res)
 		case <-s.compactTimerC():
 			s.maybeCompact()
 		case <-grace.C:
@@ -417,12 +420,115 @@ func (s *Session) absorb(u []byte) (bool, error) {
 	s.coldFrame = nil
 	s.persist = append(s.persist, added)
 	s.bcast = append(s.bcast, added)
-	if len(s.coldLog) >= coldLogMax || s.coldLogBytes > max(len(s.cold)/4, coldLogMinBytes) {
-		if _, err := s.coldState(); err != nil {
-			return true, s.fail(fmt.Errorf("merge the log of %q: %w", s.name, err))
-		}
+	if !s.folding && (len(s.coldLog) >= coldLogMax || s.coldLogBytes > max(len(s.cold)/4, coldLogMinBytes)) {
+		s.startFold()
 	}
 	return true, nil
+}
+
+// coldMerge is a cold base built on another goroutine: the base of
+// generation gen with the first n updates (bytes long) of the log merged
+// in, re-encoded through a replica if sum (its summary) is set.
+type coldMerge struct {
+	frame, base []byte // base is the tail of frame
+	sum         *crdt.Summary
+	n, bytes    int
+	gen         uint64
+}
+
+// mergeCold merges log into base and, with reencode, re-encodes the result
+// through a replica. It runs beside the session: it only reads its input.
+func mergeCold(base []byte, log [][]byte, gen uint64, reencode, noGC bool) (coldMerge, error) {
+	m := coldMerge{n: len(log), gen: gen}
+	state := base
+	if len(log) > 0 {
+		for _, u := range log {
+			m.bytes += len(u)
+		}
+		var err error
+		if state, err = crdt.MergeUpdates(append([][]byte{base}, log...)); err != nil {
+			return m, err
+		}
+	}
+	if reencode {
+		d := crdt.NewDoc(crdt.Options{NoGC: noGC})
+		if err := d.ApplyUpdate(state); err != nil {
+			return m, err
+		}
+		u, err := d.EncodeStateAsUpdate(nil)
+		if err != nil {
+			return m, err
+		}
+		state = u
+		if m.sum, _ = d.Summary(); m.sum == nil {
+			return m, fmt.Errorf("the re-encoded state waits for something")
+		}
+	}
+	m.frame = EncodeSyncStep2(state)
+	m.base = m.frame[len(m.frame)-len(state):]
+	return m, nil
+}
+
+// takeMerge makes m the cold base, unless the base changed since m was
+// started; the log entries absorbed meanwhile stay. It reports whether it
+// took m.
+func (s *Session) takeMerge(m coldMerge) bool {
+	if s.doc != nil || s.coldGen != m.gen {
+		return false
+	}
+	rest := slices.Clone(s.coldLog[m.n:])
+	sum := s.coldSum
+	if m.sum != nil {
+		// A re-encoded state may know deletions the merged updates did
+		// not name (every replica makes them on integration): judge the
+		// rest against its summary again.
+		sum = m.sum
+		for _, u := range rest {
+			if _, ok := sum.Absorb(u); !ok {
+				s.hub.log.Warn().Str("doc", s.name).Msg("re-encoded state does not take the log; keeping the merged one")
+				return false
+			}
+		}
+	}
+	s.cold, s.coldFrame, s.coldSum = m.base, m.frame, sum
+	s.coldLog, s.coldLogBytes = rest, s.coldLogBytes-m.bytes
+	s.coldGen++
+	if len(rest) > 0 {
+		s.coldFrame = nil
+	}
+	return true
+}
+
+// foldResult is what a fold sends back.
+type foldResult struct {
+	merge coldMerge
+	err   error
+}
+
+// startFold merges the log into the base on another goroutine: the merge
+// is linear in the document (5 ms for the 223 KB automerge-paper
+// document), too long to hold up a busy session every few hundred edits.
+// Absorbing goes on meanwhile; takeMerge keeps what came after.
+func (s *Session) startFold() {
+	if s.foldDone == nil {
+		s.foldDone = make(chan foldResult, 1)
+	}
+	s.folding = true
+	base, log, gen := s.cold, s.coldLog, s.coldGen
+	go func() {
+		m, err := mergeCold(base, log, gen, false, false)
+		s.foldDone <- foldResult{m, err}
+	}()
+}
+
+func (s *Session) folded(res foldResult) {
+	s.folding = false
+	if res.err != nil {
+		// Our own encodings and what the summary judged: a bug, not input.
+		s.hub.log.Error().Str("doc", s.name).Err(res.err).Msg("merging the log failed")
+		return
+	}
+	s.takeMerge(res.merge)
 }
 
 func (s *Session) onUpdate(u []byte) { s.emitted = append(s.emitted, u) }
@@ -483,7 +589,7 @@ func (s *Session) hibernate() {
 		s.lastUse = time.Now()
 		return
 	}
-	sum, ok := crdt.NewSummary(snap)
+	sum, ok := s.doc.Summary()
 	if !ok {
 		// Something waits for a dependency: only the replica can hold it.
 		s.lastUse = time.Now()
@@ -1110,17 +1216,17 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 	var snap []byte
 	var err error
 	fromStore := s.doc != nil && s.full == nil && !replica && s.meta.Bytes <= maxStoreCompactBytes
-	// A cold document's state is merged updates: re-encoded through a
-	// replica (on the compaction goroutine) it drops deleted content and
-	// joins runs of typing, and becomes the new base (see compacted).
-	reencode := s.doc == nil && int64(len(s.cold)+s.coldLogBytes) <= maxStoreCompactBytes
-	switch {
-	case s.doc == nil:
-		snap, err = s.coldState()
-	case !fromStore:
+	if s.doc != nil && !fromStore {
 		snap, err = s.fullState()
 	}
-	gen := s.coldGen
+	// A cold document's state is its base and log, merged on the
+	// compaction goroutine; up to maxStoreCompactBytes it is also
+	// re-encoded through a replica there, which drops deleted content and
+	// joins runs of typing, and the result becomes the new base (see
+	// compacted).
+	cold := s.doc == nil
+	base, log, gen := s.cold, s.coldLog, s.coldGen
+	reencode := cold && int64(len(s.cold)+s.coldLogBytes) <= maxStoreCompactBytes
 	s.compactCost = time.Since(t0)
 	if err != nil {
 		s.hub.metrics.Error(ErrKindCompact)
@@ -1137,12 +1243,13 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 	go func() {
 		res := compactResult{waiters: waiters}
 		t0 := time.Now()
-		if fromStore {
+		switch {
+		case fromStore:
 			snap, through, res.err = snapshotFromStore(store, name, noGC)
-		}
-		if reencode {
-			if snap, res.err = reencodeState(snap, noGC); res.err == nil {
-				res.base, res.gen = snap, gen
+		case cold:
+			var m coldMerge
+			if m, res.err = mergeCold(base, log, gen, reencode, noGC); res.err == nil {
+				snap, res.merge = m.base, &m
 			}
 		}
 		if res.err == nil {
@@ -1159,15 +1266,6 @@ func (s *Session) startCompaction(waiters []*request, replica bool) {
 // maxStoreCompactBytes is the largest stored document whose compaction is
 // built from the store (see startCompaction). A variable for tests.
 var maxStoreCompactBytes int64 = 16 << 20
-
-// reencodeState encodes the state an update holds through a replica.
-func reencodeState(state []byte, noGC bool) ([]byte, error) {
-	d := crdt.NewDoc(crdt.Options{NoGC: noGC})
-	if err := d.ApplyUpdate(state); err != nil {
-		return nil, err
-	}
-	return d.EncodeStateAsUpdate(nil)
-}
 
 // snapshotFromStore encodes the stored state of name as one update, and
 // returns the log position it covers.
@@ -1194,8 +1292,8 @@ func (s *Session) compacted(res compactResult) {
 		if res.statErr == nil && res.meta.LastSeq >= s.meta.LastSeq {
 			s.meta = res.meta
 		}
-		if res.base != nil && s.doc == nil && s.coldGen == res.gen {
-			s.rebase(res.base)
+		if res.merge != nil {
+			s.takeMerge(*res.merge)
 		}
 	}
 	for _, r := range res.waiters {
@@ -1203,28 +1301,6 @@ func (s *Session) compacted(res compactResult) {
 		close(r.done)
 	}
 	s.maybeCompact()
-}
-
-// rebase replaces the cold base by base, the same state re-encoded, and
-// judges the log absorbed since against it again.
-func (s *Session) rebase(base []byte) {
-	sum, ok := crdt.NewSummary(base)
-	for _, u := range s.coldLog {
-		if !ok {
-			break
-		}
-		_, ok = sum.Absorb(u)
-	}
-	if !ok {
-		s.hub.log.Warn().Str("doc", s.name).Msg("re-encoded state does not summarize; keeping the merged one")
-		return
-	}
-	log, n := s.coldLog, s.coldLogBytes
-	s.setCold(base, sum)
-	s.coldLog, s.coldLogBytes = log, n
-	if len(log) > 0 {
-		s.coldFrame = nil
-	}
 }
 
 // unloadCompactMin is the log length at which a document is compacted when

@@ -3,8 +3,9 @@
 // table, and the document sessions that drive crdt and storage.
 //
 // The design follows the NATS server's client loop. One goroutine per open
-// document, the Session, owns its crdt.Doc, its awareness table and its set
-// of peers; nothing else touches them, so none of them needs a lock. Each
+// document, the Session, owns its state (a crdt.Doc, or while it only
+// relays updates, its encoding and a crdt.Summary: see Config.HibernateAfter),
+// its awareness table and its set of peers; nothing else touches them, so none of them needs a lock. Each
 // Peer (one connection) has a reader that decodes frames and posts them to
 // the session's inbox, and a bounded outbox drained by a write goroutine
 // that runs only while the outbox holds something, writing all of it in
@@ -14,8 +15,9 @@
 // that an idle connection holds no goroutine. One sweeper per Hub
 // schedules the peers' pings and keepalives. The flow of one edit:
 //
-//	conn read -> DecodeFrame -> session inbox -> crdt ApplyUpdate
-//	          -> storage Append (durable) -> peers' outboxes -> conn write
+//	conn read -> DecodeFrame -> session inbox -> crdt Summary.Absorb
+//	          (or ApplyUpdate on a replica) -> storage Append (durable)
+//	          -> peers' outboxes -> conn write
 //
 // The rules that flow keeps:
 //

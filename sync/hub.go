@@ -114,10 +114,12 @@ type Config struct {
 	RateBurstMessages int
 	RateBytes         float64
 	RateBurstBytes    int
-	// HibernateAfter: a loaded document that has not been changed or read
-	// for this long drops its crdt replica and keeps only its encoded
-	// state (and state vector); peers stay connected, and the next update
-	// or read decodes it again. Default 30 s; negative disables.
+	// HibernateAfter: documents load cold (their encoded state and a
+	// crdt.Summary) and relay the updates the summary can judge without a
+	// replica; a replica, woken by a REST read or edit or by an update
+	// only it can judge, is dropped again after it has not been needed
+	// for this long. Peers stay connected throughout. Default 30 s;
+	// negative: every document holds a replica from load to unload.
 	HibernateAfter time.Duration
 }
 

@@ -60,8 +60,8 @@ type Stats struct {
 	Updates, Appends uint64
 	// Compactions counts successful compactions.
 	Compactions uint64
-	// Hibernating is how many of the loaded documents hold only their
-	// encoded state (Config.HibernateAfter).
+	// Hibernating is how many of the loaded documents are cold: they
+	// hold their encoded state, not a replica (Config.HibernateAfter).
 	Hibernating int
 }
 

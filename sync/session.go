@@ -82,8 +82,8 @@ type compactResult struct {
 	merge *coldMerge
 }
 
-// Session is one open document: the goroutine that owns its crdt.Doc, its
-// awareness table and its peers. Everything reaches it through its inbox,
+// Session is one open document: the goroutine that owns its state (replica
+// or cold encoding), awareness table and peers. Everything reaches it through its inbox,
 // so the document needs no lock; see the package documentation for the
 // order of operations.
 type Session struct {

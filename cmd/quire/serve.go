@@ -172,7 +172,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.IntVar(&o.rateBurstMessages, "rate-burst-messages", sync.DefaultRateBurstMessages, "messages a peer may send in a burst above --rate-messages")
 	fs.Float64Var(&o.rateBytes, "rate-bytes", sync.DefaultRateBytes, "bytes per second a peer may send on average; past its burst it is closed (1008)")
 	fs.IntVar(&o.rateBurstBytes, "rate-burst-bytes", sync.DefaultRateBurstBytes, "bytes a peer may send in a burst above --rate-bytes")
-	fs.DurationVar(&o.hibernateAfter, "hibernate-after", sync.DefaultHibernateAfter, "a loaded document untouched this long keeps only its encoded state until next used (negative: never)")
+	fs.DurationVar(&o.hibernateAfter, "hibernate-after", sync.DefaultHibernateAfter, "documents load and relay edits without a crdt replica; one woken by a REST call or an update only a replica can judge is dropped after this long unused (negative: keep a replica while loaded)")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " [$" + envName(f.Name) + "]" })
 }

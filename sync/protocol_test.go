@@ -268,3 +268,69 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSessionCold: a cold session (encoded state and summary, no replica)
+// answers a frame as a session holding a replica does: the same peer
+// closed or not, and a state with the same state vector, which loads.
+func FuzzSessionCold(f *testing.F) {
+	frameSeeds(f)
+	d := crdt.NewDoc(crdt.Options{ClientID: 5})
+	var ups [][]byte
+	d.OnUpdate(func(u []byte) { ups = append(ups, u) })
+	_ = d.Text("t").Insert(0, "hello", nil)
+	_ = d.Text("t").Delete(1, 2)
+	base, err := d.EncodeStateAsUpdate(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(EncodeSyncUpdate(ups[0]))
+	f.Add(append(EncodeSyncStep2(ups[1]), EncodeSyncStep1([]byte{1, 5, 2})...))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		msgs, err := DecodeFrame(frame)
+		if err != nil {
+			return
+		}
+		h := NewHub(Config{Store: storage.NewMemory()})
+		hot := newSession(h, "hot")
+		hot.doc = crdt.NewDoc(crdt.Options{ClientID: 1})
+		if err := hot.doc.ApplyUpdate(base); err != nil {
+			t.Fatal(err)
+		}
+		hot.doc.OnUpdate(func(u []byte) { hot.emitted = append(hot.emitted, u) })
+		cold := newSession(h, "cold")
+		sum, ok := crdt.NewSummary(base)
+		if !ok {
+			t.Fatal("no summary of the base")
+		}
+		cold.setCold(base, sum)
+		ph, pc := newPeer(h, newPipe("hot", 1)), newPeer(h, newPipe("cold", 1))
+		hot.peers[ph], cold.peers[pc] = struct{}{}, struct{}{}
+		hot.frame(ph, msgs)
+		cold.frame(pc, msgs)
+		hc, hcode, _ := ph.closed()
+		cc, ccode, _ := pc.closed()
+		if hc != cc || hcode != ccode {
+			t.Fatalf("replica: closed %v (%d); cold: closed %v (%d)", hc, hcode, cc, ccode)
+		}
+		var got *crdt.Doc
+		if cold.doc != nil {
+			got = cold.doc // woken
+		} else {
+			state, err := cold.coldState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = crdt.NewDoc(crdt.Options{ClientID: 2})
+			if err := got.ApplyUpdate(state); err != nil {
+				t.Fatalf("cold state does not load: %v", err)
+			}
+			if !bytes.Equal(cold.stateVector(), got.EncodeStateVector()) {
+				t.Fatalf("cold state vector %x, its state's %x", cold.stateVector(), got.EncodeStateVector())
+			}
+		}
+		if !bytes.Equal(got.EncodeStateVector(), hot.doc.EncodeStateVector()) || got.PendingSize() != hot.doc.PendingSize() {
+			t.Fatalf("cold state vector %v (pending %d), replica's %v (pending %d)",
+				got.StateVector(), got.PendingSize(), hot.doc.StateVector(), hot.doc.PendingSize())
+		}
+	})
+}

@@ -616,7 +616,9 @@ func (s *Session) stateVector() []byte {
 // A hibernating document answers from its bytes. shared reports that the
 // frame is that shared one.
 func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
-	fresh := len(sv) == 1 && sv[0] == 0
+	// An empty state vector is read as one with no entries, as
+	// crdt.Doc.EncodeStateAsUpdate reads it, hot or cold.
+	fresh := len(sv) == 0 || len(sv) == 1 && sv[0] == 0
 	if s.doc != nil {
 		s.lastUse = time.Now()
 		if fresh {

@@ -303,37 +303,45 @@ func (it *item) gc(store *structStore, parentGCd bool) {
 
 // mergeWith appends right to it when both are one run of content.
 func (it *item) mergeWith(right *item) bool {
-	if it.isGC() || right.isGC() {
-		if it.isGC() && right.isGC() {
-			it.setLen(it.len() + right.len())
-			return true
-		}
+	if !it.canMerge(right) {
 		return false
 	}
-	if right.has(flagOrigin) && right.origin == it.lastID() &&
+	if it.isGC() {
+		it.setLen(it.len() + right.len())
+		return true
+	}
+	it.content.mergeWith(right.content) // always succeeds for the kinds canMerge lets through
+	if p := it.parent; p != nil {
+		if right.has(flagMarkerRef) {
+			p.markers.moved(right, it)
+		}
+	}
+	if right.keep() {
+		it.addFlags(flagKeep)
+	}
+	it.right = right.right
+	if it.right != nil {
+		it.right.left = it
+	}
+	it.setLen(it.len() + right.len())
+	return true
+}
+
+// canMerge reports whether mergeWith would merge right into it. It depends
+// only on the two items' positions, IDs and kinds, none of which merging
+// right into its own right neighbour changes, so a run of mergeable
+// neighbours can be found first and merged left to right.
+func (it *item) canMerge(right *item) bool {
+	if it.isGC() || right.isGC() {
+		return it.isGC() && right.isGC()
+	}
+	return right.has(flagOrigin) && right.origin == it.lastID() &&
 		it.right == right &&
 		sameOrigin(it.has(flagRightOrigin), it.rightOrigin, right.has(flagRightOrigin), right.rightOrigin) &&
 		it.id.Client == right.id.Client &&
 		it.id.Clock+it.len() == right.id.Clock &&
 		it.deleted() == right.deleted() &&
-		sameContentKind(it.content, right.content) &&
-		it.content.mergeWith(right.content) {
-		if p := it.parent; p != nil {
-			if right.has(flagMarkerRef) {
-				p.markers.moved(right, it)
-			}
-		}
-		if right.keep() {
-			it.addFlags(flagKeep)
-		}
-		it.right = right.right
-		if it.right != nil {
-			it.right.left = it
-		}
-		it.setLen(it.len() + right.len())
-		return true
-	}
-	return false
+		sameContentKind(it.content, right.content)
 }
 
 func sameContentKind(a, b content) bool {

@@ -221,28 +221,31 @@ func writeTransactionUpdate(enc updateEncoder, tx *Transaction, changedClients m
 }
 
 // tryMergeWithLefts merges structs[pos] into its left neighbours as far as
-// possible and returns how many structs were merged away.
+// possible and returns how many structs were merged away. It finds the run
+// first and merges it from its left end: merging from the right would copy
+// the text gathered so far into each left neighbour in turn, quadratic in
+// the run (a merged update of 20,000 keystrokes took seconds to load).
 func (s *structStore) tryMergeWithLefts(client uint64, pos int) int {
 	l := s.clients[client]
 	structs := l.items
-	right := structs[pos]
-	i := pos
-	for ; i > 0; i-- {
-		left := structs[i-1]
-		if left.deleted() == right.deleted() && left.isGC() == right.isGC() && left.mergeWith(right) {
-			if right.has(flagParentSub) && right.parent.entries[*right.parentSub] == right {
-				right.parent.entries[*right.parentSub] = left
-			}
-			right = left
-			continue
+	j := pos
+	for j > 0 && structs[j-1].deleted() == structs[j].deleted() && structs[j-1].canMerge(structs[j]) {
+		j--
+	}
+	if j == pos {
+		return 0
+	}
+	left := structs[j]
+	for _, right := range structs[j+1 : pos+1] {
+		if !left.mergeWith(right) {
+			panic("crdt: a struct canMerge accepted did not merge")
 		}
-		break
+		if right.has(flagParentSub) && right.parent.entries[*right.parentSub] == right {
+			right.parent.entries[*right.parentSub] = left
+		}
 	}
-	merged := pos - i
-	if merged > 0 {
-		l.remove(pos+1-merged, pos+1)
-	}
-	return merged
+	l.remove(j+1, pos+1)
+	return pos - j
 }
 
 func tryGCDeleteSet(ds deleteSet, clients []uint64, store *structStore) {

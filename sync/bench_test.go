@@ -173,11 +173,19 @@ func BenchmarkUpdatesPersisted(b *testing.B) {
 					}
 				}()
 			}
-			// Every peer gets every update echoed.
+			// Every peer gets every update echoed, several merged into one
+			// broadcast per batch: count the clocks they carry (one per
+			// insert).
 			for _, c := range clients {
-				for n := 0; n < per*peers; {
+				for n := uint64(0); n < uint64(per*peers); {
 					if m := c.next(); m.Type == MsgSync && m.Sync == SyncUpdate {
-						n++
+						from, to, err := crdt.ParseUpdateMeta(m.Payload)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for client, end := range to {
+							n += end - from[client]
+						}
 					}
 				}
 			}

@@ -78,7 +78,8 @@ func (s *Summary) DeleteRanges() int {
 
 // Absorb judges a v1 update against the document. When a Doc would
 // integrate all of it, Absorb records it and returns what it adds as a v1
-// update (nil when it adds nothing) and true. Otherwise it returns false,
+// update (nil when it adds nothing; update itself when all of it is new)
+// and true. Otherwise it returns false,
 // and the caller must apply the update to a Doc holding the document.
 func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
 	return s.absorb(update, true)
@@ -107,16 +108,24 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	}
 	// Deletions must name structs the document will have; the new ones
 	// are what the document's delete set lacks.
+	// trim is set when the update holds anything the document has: then
+	// what it adds must be written anew, else it is the update itself.
+	trim := false
 	var newDs deleteSet
 	for client, ranges := range blocks.ds {
 		for _, r := range ranges {
 			if r.len == 0 {
+				trim = true
 				continue
 			}
 			if !known(ID{client, r.clock + r.len - 1}) {
 				return nil, false // a Doc keeps it pending
 			}
-			for _, piece := range subtractRanges(r, s.ds[client]) {
+			pieces := subtractRanges(r, s.ds[client])
+			if len(pieces) != 1 || pieces[0] != r {
+				trim = true
+			}
+			for _, piece := range pieces {
 				if newDs == nil {
 					newDs = deleteSet{}
 				}
@@ -129,11 +138,15 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	// document's delete set from now on, as a Doc's would be. They stay
 	// out of the added update's delete set: its structs say so.
 	wrote := false
+	var touched []uint64 // clients whose deletions grow
 	for i := range blocks.clients {
 		b := &blocks.clients[i]
 		base := s.sv[b.client]
 		for j := range b.refs {
 			r := &b.refs[j]
+			if r.clock < base {
+				trim = true
+			}
 			if r.clock+r.length <= base {
 				continue
 			}
@@ -141,14 +154,20 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 			if r.kind == refGC || r.kind == refDeleted {
 				from := max(r.clock, base)
 				s.ds.add(b.client, from, r.clock+r.length-from)
+				if len(touched) == 0 || touched[len(touched)-1] != b.client {
+					touched = append(touched, b.client)
+				}
 			}
 		}
 	}
 	if !wrote && len(newDs) == 0 {
 		return nil, true
 	}
+	if !trim {
+		added = update
+	}
 	var enc updateEncoder
-	if write {
+	if write && trim {
 		// A second pass writes what the first judged: the structs beyond
 		// the state vector, the first of each client cut where it starts.
 		enc = newUpdateEncoderV1()
@@ -166,11 +185,9 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	}
 	for client, ranges := range newDs {
 		s.ds[client] = append(s.ds[client], ranges...)
+		touched = append(touched, client)
 	}
-	for client := range have {
-		s.tidy(client)
-	}
-	for client := range newDs {
+	for _, client := range touched {
 		s.tidy(client)
 	}
 	changed := false
@@ -183,8 +200,11 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	if changed {
 		s.svBytes = nil
 	}
-	if !write {
+	switch {
+	case !write:
 		return nil, true
+	case !trim:
+		return added, true
 	}
 	return enc.toBytes(), true
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,7 +234,7 @@ func TestColdCompaction(t *testing.T) {
 }
 
 // TestColdFold: a cold document merges its log into its base as it grows
-// (coldLogMax updates), beside the session; edits, joins and a restart
+// (coldLogMinBytes), beside the session; edits, joins and a restart
 // meanwhile see every edit once.
 func TestColdFold(t *testing.T) {
 	st := storage.NewMemory()
@@ -245,12 +246,12 @@ func TestColdFold(t *testing.T) {
 	h := testHub(t, st, noCompaction)
 	a := dial(t, h, "doc", "a")
 	want := ""
-	for i := 0; i < 3*coldLogMax+10; i++ {
-		c := string(rune('a' + i%26))
+	for i := 0; i < 2500; i++ {
+		c := strings.Repeat(string(rune('a'+i%26)), 40)
 		a.insert(len(want), c)
 		want += c
 		a.expect(MsgSync)
-		if i%700 == 699 { // a join now and then, maybe while a merge runs
+		if i%1200 == 1199 { // a join now and then, maybe while a merge runs
 			b := dial(t, h, "doc", "b")
 			b.conn.send(t, EncodeSyncStep1([]byte{0}))
 			b.waitText(want)

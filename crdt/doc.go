@@ -20,6 +20,9 @@
 //     when the dependencies arrive; they are not in the state vector, but
 //     they are in EncodeStateAsUpdate, so nothing a peer sent is lost.
 //     PendingSize tells how much waits, for a caller that must bound it.
+//   - A caller that only relays updates may keep a document as its encoding
+//     and a Summary instead of a Doc: Summary.Absorb returns what an update
+//     adds, or reports that only a Doc can tell (then apply it to one).
 //
 // Lengths and indexes of text are UTF-16 code units, as JavaScript counts
 // them, so that positions agree with every Yjs client. Encodings are

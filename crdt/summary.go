@@ -22,6 +22,12 @@ import (
 // and anything malformed or beyond what a Doc accepts (for which it returns
 // the error). Absorb then reports false and changes nothing.
 //
+// The delete set holds the deletions updates name. A replica also deletes,
+// on integration, a map value that lost to a concurrent one and an item
+// that lands in a deleted type; every replica does so alike, so a Summary
+// that lacks those only relays such a deletion once more when a peer
+// names it.
+//
 // A Summary is not safe for concurrent use.
 type Summary struct {
 	sv map[uint64]uint64
@@ -66,14 +72,26 @@ func (s *Summary) StateVector() []byte {
 	return s.svBytes
 }
 
-// DeleteRanges returns the number of deleted ranges the summary holds, for
-// callers that account for its memory.
-func (s *Summary) DeleteRanges() int {
-	n := 0
-	for _, r := range s.ds {
-		n += len(r)
+// UpdateFor returns what a peer whose encoded state vector is sv lacks of
+// the document when it lacks none of its structs: an update of the delete
+// set alone (which a peer may lack whatever its state vector). ok is false
+// when the peer lacks structs; the caller then diffs the encoded state
+// (DiffUpdate). This is the common answer to a returning peer's sync step
+// 1, and it costs the delete set, not a pass over the whole document.
+func (s *Summary) UpdateFor(sv []byte) (update []byte, ok bool, err error) {
+	peer, err := DecodeStateVector(sv)
+	if err != nil {
+		return nil, false, err
 	}
-	return n
+	for client, clock := range s.sv {
+		if peer[client] < clock {
+			return nil, false, nil
+		}
+	}
+	enc := newUpdateEncoderV1()
+	enc.rest().WriteVarUint(0) // no structs
+	writeDeleteSet(enc, s.ds)
+	return enc.toBytes(), true, nil
 }
 
 // Absorb judges a v1 update against the document. When a Doc would

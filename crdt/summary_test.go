@@ -145,6 +145,36 @@ func TestSummaryRelay(t *testing.T) {
 		if got, want := mustState(t, srv.relay), mustState(t, docs[2]); !bytes.Equal(got, want) {
 			t.Fatalf("seed %d: relay differs from the editors' replicas", seed)
 		}
+		// A peer with every struct gets the deletions alone, and they
+		// bring it to the state the whole diff would.
+		for _, d := range docs {
+			u, ok, err := srv.sum.UpdateFor(d.EncodeStateVector())
+			if err != nil || !ok {
+				t.Fatalf("seed %d: UpdateFor a synced peer: ok %v, %v", seed, ok, err)
+			}
+			full, err := DiffUpdate(mustState(t, srv.relay), d.EncodeStateVector())
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := NewDoc(Options{ClientID: 5, NoGC: !gc}), NewDoc(Options{ClientID: 5, NoGC: !gc})
+			for _, x := range []*Doc{a, b} {
+				if err := x.ApplyUpdate(mustState(t, d)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.ApplyUpdate(u); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.ApplyUpdate(full); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(mustState(t, a), mustState(t, b)) {
+				t.Fatalf("seed %d: the deletions alone and the whole diff give different states", seed)
+			}
+		}
+		if _, ok, _ := srv.sum.UpdateFor([]byte{0}); ok {
+			t.Fatalf("seed %d: UpdateFor an empty peer answers with deletions alone", seed)
+		}
 		// A replica summarizes itself as its encoding summarizes.
 		fromDoc, ok := srv.relay.Summary()
 		fromState, ok2 := NewSummary(mustState(t, srv.relay))

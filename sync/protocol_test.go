@@ -302,7 +302,7 @@ func FuzzSessionCold(f *testing.F) {
 		if !ok {
 			t.Fatal("no summary of the base")
 		}
-		cold.setCold(base, sum)
+		cold.setCold(base, nil, sum)
 		ph, pc := newPeer(h, newPipe("hot", 1)), newPeer(h, newPipe("cold", 1))
 		hot.peers[ph], cold.peers[pc] = struct{}{}, struct{}{}
 		hot.frame(ph, msgs)

@@ -366,15 +366,19 @@ func (s *Session) loadCold() (bool, error) {
 		return false, nil
 	}
 	s.meta = st.Meta
-	s.setCold(state, sum)
+	s.setCold(state, nil, sum)
 	s.hub.counters.hibernating.Add(1)
 	return true, nil
 }
 
-// setCold makes state (summarized by sum) the cold base, with an empty log.
-func (s *Session) setCold(state []byte, sum *crdt.Summary) {
-	f := EncodeSyncStep2(state)
-	s.cold, s.coldFrame = f[len(f)-len(state):], f
+// setCold makes state (summarized by sum) the cold base, with an empty
+// log. frame is state as a step 2 frame whose tail is state, or nil.
+func (s *Session) setCold(state, frame []byte, sum *crdt.Summary) {
+	if frame == nil {
+		frame = EncodeSyncStep2(state)
+		state = frame[len(frame)-len(state):]
+	}
+	s.cold, s.coldFrame = state, frame
 	s.coldLog, s.coldLogBytes = nil, 0
 	s.coldSum = sum
 	s.coldGen++
@@ -388,9 +392,11 @@ func (s *Session) coldState() ([]byte, error) {
 	}
 	m, err := mergeCold(s.cold, s.coldLog, s.coldGen, false, false)
 	if err != nil {
-		return nil, err
+		// Our own encodings and what the summary judged: a bug, not
+		// input. The session ends, and the next one loads from the store.
+		return nil, s.fail(fmt.Errorf("merge the log of %q: %w", s.name, err))
 	}
-	s.setCold(m.base, s.coldSum)
+	s.setCold(m.base, m.frame, s.coldSum)
 	return s.cold, nil
 }
 
@@ -428,6 +434,9 @@ func (s *Session) absorb(u []byte) (bool, error) {
 	}
 	return true, nil
 }
+
+// errColdState: the cold state could not be merged (see coldState).
+var errColdState = errors.New("sync: cold state unavailable")
 
 // coldMerge is a cold base built on another goroutine: the base of
 // generation gen with the first n updates (bytes long) of the log merged
@@ -623,7 +632,7 @@ func (s *Session) hibernate() {
 		s.lastUse = time.Now()
 		return
 	}
-	s.setCold(snap, sum)
+	s.setCold(snap, s.fullFrame, sum)
 	s.doc, s.full, s.fullFrame = nil, nil, nil
 	s.hub.counters.hibernating.Add(1)
 	s.hub.log.Debug().Str("doc", s.name).Int("bytes", len(snap)).Msg("hibernating")
@@ -661,15 +670,23 @@ func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
 		}
 		return EncodeSyncStep2(u), false, nil
 	}
+	if !fresh {
+		// A returning peer usually has every struct: it gets the delete
+		// set, without a pass over the document.
+		u, ok, err := s.coldSum.UpdateFor(sv)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			return EncodeSyncStep2(u), false, nil
+		}
+	}
 	state, err := s.coldState()
 	if err != nil {
-		return nil, false, err
+		return nil, false, errColdState
 	}
 	if fresh {
 		return s.coldFrame, true, nil
-	}
-	if _, err := crdt.DecodeStateVector(sv); err != nil {
-		return nil, false, err
 	}
 	u, err := crdt.DiffUpdate(state, sv)
 	if err != nil {
@@ -751,7 +768,9 @@ func (s *Session) frame(p *Peer, msgs []Message) {
 			switch m.Sync {
 			case SyncStep1:
 				frame, shared, err := s.step2(m.Payload)
-				if err != nil {
+				if errors.Is(err, errColdState) {
+					return // the session has failed and ends with this batch
+				} else if err != nil {
 					s.badInput(p, ErrKindUpdate, "malformed state vector", err)
 					return
 				}

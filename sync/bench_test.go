@@ -240,16 +240,18 @@ func BenchmarkUpdateRoundTrip(b *testing.B) {
 // Config.HibernateAfter.
 func BenchmarkMemoryPerDocument(b *testing.B) {
 	state, _ := finalState(b)
-	st := storage.NewMemory()
 	const docs = 20
-	for i := 0; i < docs; i++ {
-		if err := st.Compact(context.Background(), fmt.Sprint("paper", i), state, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
 	for _, mode := range []string{"hot", "edited", "idle"} {
 		b.Run(mode, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
+				// A store of its own each time: the edits and the
+				// compaction at unload change the documents.
+				st := storage.NewMemory()
+				for k := 0; k < docs; k++ {
+					if err := st.Compact(context.Background(), fmt.Sprint("paper", k), state, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
 				cfg := Config{Store: st, Grace: time.Hour, HibernateAfter: -1}
 				switch mode {
 				case "idle":

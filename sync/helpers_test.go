@@ -249,6 +249,14 @@ func (c *client) insert(pos int, s string) []byte {
 	})
 }
 
+// leave hangs up each client and waits for its Serve to return.
+func leave(cls ...*client) {
+	for _, c := range cls {
+		c.conn.hangUp()
+		c.wait()
+	}
+}
+
 // wait waits for Serve to return.
 func (c *client) wait() error {
 	c.t.Helper()

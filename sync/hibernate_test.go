@@ -77,10 +77,7 @@ func TestHibernation(t *testing.T) {
 	if h.Stats().Hibernating != 1 {
 		t.Fatal("an empty update woke the document")
 	}
-	for _, cl := range []*client{a, b, c} {
-		cl.conn.hangUp()
-		cl.wait()
-	}
+	leave(a, b, c)
 }
 
 // TestHibernatingCompaction: a hibernating document is compacted from its
@@ -185,10 +182,7 @@ func TestColdRelay(t *testing.T) {
 	if got := stored(); got != "[!ello world" {
 		t.Fatalf("stored %q, want %q", got, "[!ello world")
 	}
-	for _, cl := range []*client{a, b} {
-		cl.conn.hangUp()
-		cl.wait()
-	}
+	leave(a, b)
 }
 
 // TestColdCompaction: compacting a cold document re-encodes its merged
@@ -227,10 +221,7 @@ func TestColdCompaction(t *testing.T) {
 	if err := b.doc.ApplyUpdate(m.Payload); err != nil || b.doc.Text("t").String() != "keep" {
 		t.Fatalf("new client has %q (%v)", b.doc.Text("t").String(), err)
 	}
-	for _, cl := range []*client{a, b} {
-		cl.conn.hangUp()
-		cl.wait()
-	}
+	leave(a, b)
 }
 
 // TestColdFold: a cold document merges its log into its base as it grows

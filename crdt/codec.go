@@ -454,7 +454,43 @@ func (c *updateDecoderV2) readParentInfo() bool { return c.readByte(c.parentInfo
 func (c *updateDecoderV2) readTypeRef() uint8   { return typeRef(c.d, c.readUint(c.typeRefs)) }
 func (c *updateDecoderV2) readLen() uint64      { return c.readUint(c.lens) }
 func (c *updateDecoderV2) readAny() lib0.Any    { return c.d.ReadAny() }
-func (c *updateDecoderV2) readJSON() lib0.Any   { return c.d.ReadAny() }
+// readJSON refuses a BigInt anywhere in the value: yjs writes these values
+// (embeds, format attributes) with JSON.stringify in v1, which throws on
+// one, and a Doc accepts only what it can encode in both formats.
+func (c *updateDecoderV2) readJSON() lib0.Any {
+	v := c.d.ReadAny()
+	if c.d.Err() == nil && hasBigInt(v, 0) {
+		c.d.Fail(errBigIntJSON)
+	}
+	return v
+}
+
+var errBigIntJSON = fmt.Errorf("%w: a BigInt in JSON content, which v1 cannot encode", ErrMalformed)
+
+// hasBigInt reports whether v holds a BigInt at any depth. ReadAny bounds
+// the depth (lib0.MaxDepth); depth guards the recursion all the same.
+func hasBigInt(v lib0.Any, depth int) bool {
+	if depth > lib0.MaxDepth {
+		return false
+	}
+	switch x := v.(type) {
+	case lib0.BigInt:
+		return true
+	case []lib0.Any:
+		for _, e := range x {
+			if hasBigInt(e, depth+1) {
+				return true
+			}
+		}
+	case *lib0.Object:
+		for _, k := range x.Keys() {
+			if e, _ := x.Get(k); hasBigInt(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (c *updateDecoderV2) readStringBytes() []byte {
 	if c.d.Err() != nil {

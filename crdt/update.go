@@ -661,8 +661,12 @@ func writeClientsStructs(enc updateEncoder, store *structStore, sv map[uint64]ui
 			sm[client] = clock
 		}
 	}
-	for client := range store.clients {
-		if _, ok := sv[client]; !ok {
+	for client, l := range store.clients {
+		// A client can have an empty list: integrateStructs makes and
+		// grows it for a large update before knowing that none of its
+		// structs can be integrated yet (they wait, pending). Nothing to
+		// write then (writeStructs needs one struct).
+		if _, ok := sv[client]; !ok && l.len() > 0 {
 			sm[client] = 0
 		}
 	}

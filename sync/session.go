@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -406,10 +407,11 @@ func (s *Session) coldState() ([]byte, error) {
 // document, comes after edits worth a quarter of it; or once it holds
 // coldLogMax updates, whose slice headers cost memory too. At 250
 // editors typing 2.5 characters a second each into a 120 KB document,
-// that is a merge every two seconds or so.
+// that is a merge every two seconds or so; a small document merges every
+// few hundred keystrokes, which costs little as it is small.
 const (
 	coldLogMax      = 4096
-	coldLogMinBytes = 64 << 10
+	coldLogMinBytes = 4 << 10
 )
 
 // absorb relays u on a cold document if its summary can judge it. It
@@ -424,7 +426,10 @@ func (s *Session) absorb(u []byte) (bool, error) {
 	if added == nil {
 		return true, nil
 	}
-	s.coldLog = append(s.coldLog, added)
+	// The log keeps its own copy: added may be a slice of the frame it
+	// came in, whose buffer is larger (gorilla reads a message into a
+	// buffer that grows from 512 bytes).
+	s.coldLog = append(s.coldLog, bytes.Clone(added))
 	s.coldLogBytes += len(added)
 	s.coldFrame = nil
 	s.persist = append(s.persist, added)

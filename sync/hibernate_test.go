@@ -157,6 +157,25 @@ func TestColdRelay(t *testing.T) {
 	if got := stored(); got != "ello world" {
 		t.Fatalf("stored %q, want %q", got, "ello world")
 	}
+	// Hub.State (the REST yjs export) answers from the bytes too.
+	for _, sv := range [][]byte{nil, a.doc.EncodeStateVector()} {
+		u, err := h.State(context.Background(), "doc", sv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := crdt.NewDoc(crdt.Options{})
+		if sv != nil { // a client with a's state
+			if err := d.ApplyUpdate(mustState(t, a.doc)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.ApplyUpdate(u); err != nil || d.Text("t").String() != "ello world" {
+			t.Fatalf("State(%x) gives %q (%v)", sv, d.Text("t").String(), err)
+		}
+	}
+	if h.Stats().Hibernating != 1 {
+		t.Fatal("Hub.State woke the document")
+	}
 
 	// An edit by a client the server has not heard from, on top of one
 	// it has not received: it waits, in a replica, and is kept.

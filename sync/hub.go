@@ -679,6 +679,19 @@ func (h *Hub) Read(ctx context.Context, name string, fn func(doc *crdt.Doc) erro
 	return h.do(ctx, name, &request{kind: reqRead, fn: fn})
 }
 
+// State returns what a client with the encoded state vector sv lacks of
+// the document, as a v1 update (the whole state for an empty or nil sv),
+// as sync step 2 would. Unlike Read it needs no crdt replica: a document
+// held cold answers from its encoding. The caller must not modify the
+// result.
+func (h *Hub) State(ctx context.Context, name string, sv []byte) ([]byte, error) {
+	r := &request{kind: reqState, update: sv}
+	if err := h.do(ctx, name, r); err != nil {
+		return nil, err
+	}
+	return r.out, nil
+}
+
 // Apply applies a v1 update to the document as if a peer had sent it:
 // persisted, then broadcast to the peers. An update that does not decode
 // returns an error wrapping crdt.ErrMalformed and changes nothing.

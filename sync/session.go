@@ -45,6 +45,7 @@ const (
 	reqEdit
 	reqCompact
 	reqDelete
+	reqState
 )
 
 // request is a REST-side operation run inside the session goroutine. Its
@@ -54,7 +55,8 @@ const (
 type request struct {
 	kind      reqKind
 	fn        func(*crdt.Doc) error
-	update    []byte
+	update    []byte // reqApply: the update; reqState: the state vector
+	out       []byte // reqState: the answer
 	err       error
 	done      chan struct{}
 	cancelled atomic.Bool
@@ -658,46 +660,53 @@ func (s *Session) stateVector() []byte {
 // A hibernating document answers from its bytes. shared reports that the
 // frame is that shared one.
 func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
-	// An empty state vector is read as one with no entries, as
-	// crdt.Doc.EncodeStateAsUpdate reads it, hot or cold.
-	fresh := len(sv) == 0 || len(sv) == 1 && sv[0] == 0
-	if s.doc != nil {
-		s.lastUse = time.Now()
-		if fresh {
-			if _, err := s.fullState(); err != nil {
-				return nil, false, err
-			}
-			return s.fullFrame, true, nil
-		}
-		u, err := s.doc.EncodeStateAsUpdate(sv)
+	if !isEmptySV(sv) {
+		u, err := s.stateFor(sv)
 		if err != nil {
 			return nil, false, err
 		}
 		return EncodeSyncStep2(u), false, nil
 	}
-	if !fresh {
-		// A returning peer usually has every struct: it gets the delete
-		// set, without a pass over the document.
-		u, ok, err := s.coldSum.UpdateFor(sv)
-		if err != nil {
+	if s.doc != nil {
+		s.lastUse = time.Now()
+		if _, err := s.fullState(); err != nil {
 			return nil, false, err
 		}
-		if ok {
-			return EncodeSyncStep2(u), false, nil
+		return s.fullFrame, true, nil
+	}
+	if _, err := s.coldState(); err != nil {
+		return nil, false, errColdState
+	}
+	return s.coldFrame, true, nil
+}
+
+// isEmptySV reports a state vector with no entries. An empty slice is read
+// as one, as crdt.Doc.EncodeStateAsUpdate reads it, hot or cold.
+func isEmptySV(sv []byte) bool { return len(sv) == 0 || len(sv) == 1 && sv[0] == 0 }
+
+// stateFor returns what a peer with state vector sv lacks, as a v1 update
+// (the whole state for an empty one). A cold document answers from its
+// bytes: a peer that has every struct gets the delete set (without a pass
+// over the document), one that lacks some a byte-level diff.
+func (s *Session) stateFor(sv []byte) ([]byte, error) {
+	if s.doc != nil {
+		s.lastUse = time.Now()
+		return s.doc.EncodeStateAsUpdate(sv)
+	}
+	if !isEmptySV(sv) {
+		u, ok, err := s.coldSum.UpdateFor(sv)
+		if err != nil || ok {
+			return u, err
 		}
 	}
 	state, err := s.coldState()
 	if err != nil {
-		return nil, false, errColdState
+		return nil, errColdState
 	}
-	if fresh {
-		return s.coldFrame, true, nil
+	if isEmptySV(sv) {
+		return state, nil
 	}
-	u, err := crdt.DiffUpdate(state, sv)
-	if err != nil {
-		return nil, false, err
-	}
-	return EncodeSyncStep2(u), false, nil
+	return crdt.DiffUpdate(state, sv)
 }
 
 // fullState encodes the hot document's whole state, once per change.
@@ -1059,6 +1068,8 @@ func (s *Session) request(r *request) {
 		r.err = s.call(r.fn, false)
 	case reqApply:
 		r.err = s.apply(r.update)
+	case reqState:
+		r.out, r.err = s.stateFor(r.update)
 	case reqEdit:
 		doc, err := s.hot()
 		if err != nil {

@@ -195,24 +195,28 @@ func (s *Server) export(c *gin.Context, name string) {
 	}
 	var out []byte
 	var renderErr error
-	err := s.hub.Read(ctx, name, func(doc *crdt.Doc) error {
-		var str string
-		switch format {
-		case "yjs":
-			out, renderErr = doc.EncodeStateAsUpdate(sv)
+	var err error
+	if format == "yjs" {
+		// Served from a cold document's bytes: an export (a backup job,
+		// a service mirroring documents) does not build a replica.
+		out, err = s.hub.State(ctx, name, sv) // sv was checked above
+	} else {
+		err = s.hub.Read(ctx, name, func(doc *crdt.Doc) error {
+			var str string
+			switch format {
+			case "json":
+				str, renderErr = render.JSON(doc, field)
+			case "text":
+				str, renderErr = render.Text(doc, field)
+			case "markdown":
+				str, renderErr = render.Markdown(doc, field)
+			case "html":
+				str, renderErr = render.HTML(doc, field)
+			}
+			out = []byte(str)
 			return nil
-		case "json":
-			str, renderErr = render.JSON(doc, field)
-		case "text":
-			str, renderErr = render.Text(doc, field)
-		case "markdown":
-			str, renderErr = render.Markdown(doc, field)
-		case "html":
-			str, renderErr = render.HTML(doc, field)
-		}
-		out = []byte(str)
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

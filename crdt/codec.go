@@ -454,6 +454,7 @@ func (c *updateDecoderV2) readParentInfo() bool { return c.readByte(c.parentInfo
 func (c *updateDecoderV2) readTypeRef() uint8   { return typeRef(c.d, c.readUint(c.typeRefs)) }
 func (c *updateDecoderV2) readLen() uint64      { return c.readUint(c.lens) }
 func (c *updateDecoderV2) readAny() lib0.Any    { return c.d.ReadAny() }
+
 // readJSON refuses a BigInt anywhere in the value: yjs writes these values
 // (embeds, format attributes) with JSON.stringify in v1, which throws on
 // one, and a Doc accepts only what it can encode in both formats.

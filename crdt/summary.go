@@ -45,7 +45,9 @@ func NewSummary(state []byte) (s *Summary, ok bool) {
 	if _, ok := s.absorb(state, false); !ok {
 		return nil, false
 	}
-	// A summary may be kept for as long as its document is open.
+	// A summary may be kept for as long as its document is open, and its
+	// first absorb added a range per deleted struct before merging them,
+	// several times what remains: keep exactly what remains.
 	for c, r := range s.ds {
 		s.ds[c] = slices.Clone(r)
 	}
@@ -97,14 +99,14 @@ func (s *Summary) UpdateFor(sv []byte) (update []byte, ok bool, err error) {
 // Absorb judges a v1 update against the document. When a Doc would
 // integrate all of it, Absorb records it and returns what it adds as a v1
 // update (nil when it adds nothing; update itself when all of it is new)
-// and true. Otherwise it returns false,
-// and the caller must apply the update to a Doc holding the document.
+// and true. Otherwise it returns false, and the caller must apply the
+// update to a Doc holding the document.
 func (s *Summary) Absorb(update []byte) (added []byte, ok bool) {
 	return s.absorb(update, true)
 }
 
 // absorb is Absorb; it returns the added update only with write set.
-func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
+func (s *Summary) absorb(update []byte, write bool) ([]byte, bool) {
 	blocks, ok := readBlocks(update)
 	if !ok {
 		return nil, false
@@ -125,9 +127,9 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 		return nil, false
 	}
 	// Deletions must name structs the document will have; the new ones
-	// are what the document's delete set lacks.
-	// trim is set when the update holds anything the document has: then
-	// what it adds must be written anew, else it is the update itself.
+	// are what the document's delete set lacks. trim is set when the
+	// update holds anything the document has: then what it adds must be
+	// written anew, else it is the update itself.
 	trim := false
 	var newDs deleteSet
 	for client, ranges := range blocks.ds {
@@ -181,9 +183,6 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	if !wrote && len(newDs) == 0 {
 		return nil, true
 	}
-	if !trim {
-		added = update
-	}
 	var enc updateEncoder
 	if write && trim {
 		// A second pass writes what the first judged: the structs beyond
@@ -206,7 +205,7 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 		touched = append(touched, client)
 	}
 	for _, client := range touched {
-		s.tidy(client)
+		s.ds.sortAndMergeClient(client)
 	}
 	changed := false
 	for client, clock := range have {
@@ -222,19 +221,9 @@ func (s *Summary) absorb(update []byte, write bool) (added []byte, ok bool) {
 	case !write:
 		return nil, true
 	case !trim:
-		return added, true
+		return update, true
 	}
 	return enc.toBytes(), true
-}
-
-// tidy sorts and merges the deleted ranges of client, and lets go of the
-// room the merge freed: a document's first summary adds a range per
-// deleted struct before merging them, several times what remains.
-func (s *Summary) tidy(client uint64) {
-	s.ds.sortAndMergeClient(client)
-	if r := s.ds[client]; cap(r) > 2*len(r)+16 {
-		s.ds[client] = slices.Clone(r)
-	}
 }
 
 // slimRef is what Absorb needs of a struct: where it is and what it names.
@@ -400,5 +389,5 @@ func subtractRanges(r deleteRange, sorted []deleteRange) []deleteRange {
 	if cur < end {
 		out = append(out, deleteRange{cur, end - cur})
 	}
-	return slices.Clip(out)
+	return out
 }

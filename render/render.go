@@ -101,6 +101,22 @@ const (
 
 func textLike(kind string) bool { return kind == kindFragment || kind == kindText }
 
+// As renders the root field of doc in format: "text", "markdown", "html"
+// or "json", the formats the REST export and `quire export` share.
+func As(doc *crdt.Doc, format, field string) (string, error) {
+	switch format {
+	case "json":
+		return JSON(doc, field)
+	case "text":
+		return Text(doc, field)
+	case "markdown":
+		return Markdown(doc, field)
+	case "html":
+		return HTML(doc, field)
+	}
+	return "", fmt.Errorf("render: unknown format %q", format)
+}
+
 // Root resolves field to the root that Markdown, HTML and Text render, and
 // returns its name and kind ("XmlFragment", "Text", or "" for a root that
 // exists but is empty and untyped, which renders as empty). An empty field

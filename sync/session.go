@@ -534,11 +534,10 @@ func (s *Session) takeMerge(m coldMerge) bool {
 			}
 		}
 	}
-	s.cold, s.coldFrame, s.coldSum = m.base, m.frame, sum
-	s.coldLog, s.coldLogBytes = rest, s.coldLogBytes-m.bytes
-	s.coldGen++
+	n := s.coldLogBytes - m.bytes
+	s.setCold(m.base, m.frame, sum)
 	if len(rest) > 0 {
-		s.coldFrame = nil
+		s.coldLog, s.coldLogBytes, s.coldFrame = rest, n, nil
 	}
 	return true
 }
@@ -627,15 +626,15 @@ func (s *Session) hot() (*crdt.Doc, error) {
 // smaller (docs/benchmarks.md). A state that cannot be encoded keeps the
 // replica.
 func (s *Session) hibernate() {
-	snap, err := s.fullState()
-	if err != nil {
-		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode for hibernation failed; staying awake")
-		s.lastUse = time.Now()
-		return
-	}
 	sum, ok := s.doc.Summary()
 	if !ok {
 		// Something waits for a dependency: only the replica can hold it.
+		s.lastUse = time.Now()
+		return
+	}
+	snap, err := s.fullState()
+	if err != nil {
+		s.hub.log.Error().Str("doc", s.name).Err(err).Msg("encode for hibernation failed; staying awake")
 		s.lastUse = time.Now()
 		return
 	}
@@ -657,7 +656,7 @@ func (s *Session) stateVector() []byte {
 // lacks. A new client (empty state vector) gets the whole state, as one
 // frame shared by every new client until the document changes, so that
 // many opening a large document at once cost one encoding and one copy.
-// A hibernating document answers from its bytes. shared reports that the
+// A cold document answers from its bytes (see stateFor). shared reports that the
 // frame is that shared one.
 func (s *Session) step2(sv []byte) (frame []byte, shared bool, err error) {
 	if !isEmptySV(sv) {

@@ -203,16 +203,7 @@ func (s *Server) export(c *gin.Context, name string) {
 	} else {
 		err = s.hub.Read(ctx, name, func(doc *crdt.Doc) error {
 			var str string
-			switch format {
-			case "json":
-				str, renderErr = render.JSON(doc, field)
-			case "text":
-				str, renderErr = render.Text(doc, field)
-			case "markdown":
-				str, renderErr = render.Markdown(doc, field)
-			case "html":
-				str, renderErr = render.HTML(doc, field)
-			}
+			str, renderErr = render.As(doc, format, field)
 			out = []byte(str)
 			return nil
 		})

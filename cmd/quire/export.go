@@ -91,20 +91,12 @@ func runExport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 // renderDoc renders d in one of export's formats, as the REST export does.
 func renderDoc(d *crdt.Doc, format, field string) ([]byte, error) {
-	var s string
-	var err error
-	switch format {
-	case "json":
-		s, err = render.JSON(d, field)
-		s += "\n"
-	case "text":
-		s, err = render.Text(d, field)
-	case "markdown":
-		s, err = render.Markdown(d, field)
-	case "html":
-		s, err = render.HTML(d, field)
-	case "yjs":
+	if format == "yjs" {
 		return d.EncodeStateAsUpdate(nil)
+	}
+	s, err := render.As(d, format, field)
+	if format == "json" {
+		s += "\n"
 	}
 	return []byte(s), err
 }
